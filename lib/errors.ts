@@ -21,7 +21,7 @@ export type ErrorCode =
 function brand(err: Error, code: ErrorCode, name: string): void {
   Object.defineProperty(err, BRAND, { value: true });
   Object.defineProperty(err, 'name', { value: name, writable: true, configurable: true });
-  (err as { code: ErrorCode }).code = code;
+  (err as unknown as { code: ErrorCode }).code = code;
 }
 
 /** Base class of every error this package throws; `instanceof` also matches the subclasses
