@@ -115,7 +115,13 @@ test('property: every backend matches the float64 reference within 1e-4', () => 
         const got = bmasBatchSync(table, pairs, { weights: w, combine, detail: true, backend });
         pairs.forEach((p, i) => {
           const want = reference(raw, dim, p.response, p.reference, w, combine);
-          assert.ok(Math.abs(got.score[i] - want.score) < 1e-4, `${backend} score ${got.score[i]} vs ${want.score}`);
+          // F1 = 2PR/(P+R) is ill-conditioned when P and R have opposite signs and P + R is near 0
+          // (f32 rounding of the table then moves it by far more than 1e-4): scale the tolerance
+          // by its condition number.
+          const cond = combine === 'f1' && want.precision + want.recall > 0
+            ? Math.max(1, ((Math.abs(want.precision) + Math.abs(want.recall)) / (want.precision + want.recall)) ** 2)
+            : 1;
+          assert.ok(Math.abs(got.score[i] - want.score) < 1e-4 * cond, `${backend} score ${got.score[i]} vs ${want.score}`);
           assert.ok(Math.abs(got.precision[i] - want.precision) < 1e-4, `${backend} P`);
           assert.ok(Math.abs(got.recall[i] - want.recall) < 1e-4, `${backend} R`);
           assert.ok(Number.isFinite(got.score[i]));
