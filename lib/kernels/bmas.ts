@@ -122,10 +122,18 @@ export function packBmasJob(table: EmbeddingTable, pairs: readonly BmasPair[], o
   const refStarts: number[] = [0];
   const pairRef = new Int32Array(n);
   const byKey = new Map<string, number>();
+  // The responses of one prompt usually pass the very same reference object: reuse its group
+  // without copying or hashing it again.
+  const byObject = new Map<object, number>();
   let used = 0;
   for (let i = 0; i < n; i++) {
     copyIds(pairs[i].response, `pairs[${i}].response`, V, respIds, respOffsets[i]);
     const ref = pairs[i].reference;
+    const known = byObject.get(ref as object);
+    if (known !== undefined) {
+      pairRef[i] = known;
+      continue;
+    }
     copyIds(ref, `pairs[${i}].reference`, V, scratch, used);
     const key = refKey(scratch, used, used + ref.length);
     const g = byKey.get(key);
@@ -137,6 +145,7 @@ export function packBmasJob(table: EmbeddingTable, pairs: readonly BmasPair[], o
       used += ref.length;
       refStarts.push(used);
     }
+    byObject.set(ref as object, pairRef[i]);
   }
   return {
     respIds,
