@@ -35,6 +35,9 @@ function reference(raw: ArrayLike<number>, dim: number, r: number[], g: number[]
 }
 
 const available = (['js', 'cpu', 'cuda'] as const).filter((b) => backends()[b].available);
+/** Hand-computed values are exact to f32 rounding on js and cpu; CUDA's exact mode (split-BF16
+ * tensor cores) is held to the SPEC's 1e-4. */
+const tol = (backend: string): number => (backend === 'cuda' ? 1e-4 : 1e-6);
 
 test('hand-computed example: orthogonal and diagonal rows', () => {
   // e0 = (1,0), e1 = (0,1), e2 = (1,1)/√2. r = [0], g = [1, 2]: S = [0, 1/√2].
@@ -42,18 +45,18 @@ test('hand-computed example: orthogonal and diagonal rows', () => {
   const h = Math.SQRT1_2;
   for (const backend of available) {
     const d = bmas(table, [0], [1, 2], { detail: true, backend });
-    assert.ok(Math.abs(d.precision - h) < 1e-6, `${backend} P`);
-    assert.ok(Math.abs(d.recall - h / 2) < 1e-6, `${backend} R`);
-    assert.ok(Math.abs(d.score - (h + h / 2) / 2) < 1e-6, `${backend} mean`);
+    assert.ok(Math.abs(d.precision - h) < tol(backend), `${backend} P`);
+    assert.ok(Math.abs(d.recall - h / 2) < tol(backend), `${backend} R`);
+    assert.ok(Math.abs(d.score - (h + h / 2) / 2) < tol(backend), `${backend} mean`);
     const f1 = bmas(table, [0], [1, 2], { combine: 'f1', backend });
-    assert.ok(Math.abs(f1 - (2 * h * (h / 2)) / (h + h / 2)) < 1e-6, `${backend} f1`);
+    assert.ok(Math.abs(f1 - (2 * h * (h / 2)) / (h + h / 2)) < tol(backend), `${backend} f1`);
   }
 });
 
 test('identical sequences score 1; a zero row scores 0 against everything', () => {
   const table = EmbeddingTable.fromArray(new Float32Array([1, 2, 0, 0, -1, 4]), 3, 2);
   for (const backend of available) {
-    assert.ok(Math.abs(bmas(table, [0, 2, 2], [2, 0], { backend }) - 1) < 1e-6);
+    assert.ok(Math.abs(bmas(table, [0, 2, 2], [2, 0], { backend }) - 1) < tol(backend));
     const d = bmas(table, [1], [1], { detail: true, backend });
     assert.is(d.score, 0);
     assert.is(d.precision, 0);
@@ -75,11 +78,11 @@ test('weights: a zero-weight token does not count; weights scale counts', () => 
   for (const backend of available) {
     const d = bmas(table, [0, 1], [0], { weights: w, detail: true, backend });
     // P: token 1 has weight 0, so P = max S(0, ·) = 1; R: column of token 0: max(1, 0) = 1.
-    assert.ok(Math.abs(d.precision - 1) < 1e-6);
-    assert.ok(Math.abs(d.recall - 1) < 1e-6);
+    assert.ok(Math.abs(d.precision - 1) < tol(backend));
+    assert.ok(Math.abs(d.recall - 1) < tol(backend));
     const e = bmas(table, [2, 0], [0], { weights: w, detail: true, backend });
     // P = (2 * cos45 + 1 * 1) / 3
-    assert.ok(Math.abs(e.precision - (2 * Math.SQRT1_2 + 1) / 3) < 1e-6);
+    assert.ok(Math.abs(e.precision - (2 * Math.SQRT1_2 + 1) / 3) < tol(backend));
   }
 });
 
@@ -146,7 +149,7 @@ test('bmasBatch (async) equals bmasBatchSync and grouping does not change result
     const asyncScores = await bmasBatch(table, pairs, { backend });
     assert.equal(Array.from(asyncScores), Array.from(sync));
     pairs.forEach((p, i) => {
-      assert.ok(Math.abs(bmas(table, p.response, p.reference, { backend }) - sync[i]) < 1e-6);
+      assert.ok(Math.abs(bmas(table, p.response, p.reference, { backend }) - sync[i]) < tol(backend));
     });
   }
 });

@@ -70,18 +70,26 @@ function checkPrecision(precision: unknown): 0 | 1 {
   throw new InvalidArgumentError(`options.precision must be 'exact' or 'fast' (got ${JSON.stringify(precision)})`);
 }
 
+/** Index of the first id outside [0, vocabSize), or -1. Kept monomorphic (Int32Array only) so
+ * the range check of a whole batch stays a tight loop. */
+function firstOutOfRange(ids: Int32Array, vocabSize: number): number {
+  let bad = 0;
+  for (let i = 0; i < ids.length; i++) bad |= (ids[i] | 0) < 0 || ids[i] >= vocabSize ? 1 : 0;
+  if (bad === 0) return -1;
+  for (let i = 0; i < ids.length; i++) if (ids[i] < 0 || ids[i] >= vocabSize) return i;
+  return -1;
+}
+
 /** Copies `ids` into `dst` at `at`, checking each is an integer in [0, vocabSize). */
 function copyIds(ids: unknown, what: string, vocabSize: number, dst: Int32Array, at: number): void {
-  const arr = ids as ArrayLike<number>;
-  const n = arr.length;
-  if (arr instanceof Int32Array) {
-    for (let i = 0; i < n; i++) {
-      const id = arr[i];
-      if (id < 0 || id >= vocabSize) throw new TokenRangeError(`${what}[${i}] = ${id} is outside [0, ${vocabSize})`);
-    }
-    dst.set(arr, at);
+  if (ids instanceof Int32Array) {
+    const bad = firstOutOfRange(ids, vocabSize);
+    if (bad >= 0) throw new TokenRangeError(`${what}[${bad}] = ${ids[bad]} is outside [0, ${vocabSize})`);
+    dst.set(ids, at);
     return;
   }
+  const arr = ids as ArrayLike<number>;
+  const n = arr.length;
   for (let i = 0; i < n; i++) {
     const id = arr[i];
     if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= vocabSize) {
