@@ -182,22 +182,29 @@ function checkOptions(opts: unknown): BmasOptions {
 const JS_SLICE_MS = 8;
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-export function bmasBatchSync(table: EmbeddingTable, pairs: readonly BmasPair[], opts: BmasOptions & { detail: true }): BmasBatchDetail;
-export function bmasBatchSync(table: EmbeddingTable, pairs: readonly BmasPair[], opts?: BmasOptions): Float32Array;
-/** BMAS of each pair, blocking the calling thread. */
-export function bmasBatchSync(table: EmbeddingTable, pairs: readonly BmasPair[], options?: BmasOptions): Float32Array | BmasBatchDetail {
+/** Validation and packing shared by the sync and async entry points. */
+function startBatch(table: EmbeddingTable, pairs: readonly BmasPair[], options: BmasOptions | undefined) {
   const opts = checkOptions(options);
   checkTable(table);
   const backend = resolveBackend(opts.backend);
   const job = packBmasJob(table, pairs, opts);
   const n = job.pairRef.length;
+  const result = (): Float32Array | BmasBatchDetail => (opts.detail ? unpack(job.out, n) : job.out.slice(0, n));
+  return { backend, job, n, result };
+}
+
+export function bmasBatchSync(table: EmbeddingTable, pairs: readonly BmasPair[], opts: BmasOptions & { detail: true }): BmasBatchDetail;
+export function bmasBatchSync(table: EmbeddingTable, pairs: readonly BmasPair[], opts?: BmasOptions): Float32Array;
+/** BMAS of each pair, blocking the calling thread. */
+export function bmasBatchSync(table: EmbeddingTable, pairs: readonly BmasPair[], options?: BmasOptions): Float32Array | BmasBatchDetail {
+  const { backend, job, n, result } = startBatch(table, pairs, options);
   if (backend === 'js') {
     const run = prepareBmasJs(table.normalized, table.dim, table.vocabSize, job);
     run.runGroups(0, run.groupCount);
   } else if (n > 0) {
     addonFor(backend as 'cpu').bmasBatchSync(table.nativeTable(backend), job);
   }
-  return opts.detail ? unpack(job.out, n) : job.out.slice(0, n);
+  return result();
 }
 
 export function bmasBatch(table: EmbeddingTable, pairs: readonly BmasPair[], opts: BmasOptions & { detail: true }): Promise<BmasBatchDetail>;
@@ -205,11 +212,7 @@ export function bmasBatch(table: EmbeddingTable, pairs: readonly BmasPair[], opt
 /** BMAS of each pair, computed off the JS thread (native backends) or in slices that keep the
  * event loop free (TS backend). Input errors reject the promise. */
 export async function bmasBatch(table: EmbeddingTable, pairs: readonly BmasPair[], options?: BmasOptions): Promise<Float32Array | BmasBatchDetail> {
-  const opts = checkOptions(options);
-  checkTable(table);
-  const backend = resolveBackend(opts.backend);
-  const job = packBmasJob(table, pairs, opts);
-  const n = job.pairRef.length;
+  const { backend, job, n, result } = startBatch(table, pairs, options);
   if (backend === 'js') {
     const run = prepareBmasJs(table.normalized, table.dim, table.vocabSize, job);
     let g = 0;
@@ -221,7 +224,7 @@ export async function bmasBatch(table: EmbeddingTable, pairs: readonly BmasPair[
   } else if (n > 0) {
     await addonFor(backend as 'cpu').bmasBatch(table.nativeTable(backend), job);
   }
-  return opts.detail ? unpack(job.out, n) : job.out.slice(0, n);
+  return result();
 }
 
 export function bmas(table: EmbeddingTable, response: TokenIds, reference: TokenIds, opts: BmasOptions & { detail: true }): BmasDetail;
