@@ -11,6 +11,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -18,6 +19,7 @@
 
 #include "bmas_plan.h"
 #include "cuda_core.h"
+#include "host_pool.h"
 
 namespace mrcuda {
 
@@ -528,7 +530,7 @@ class DeviceTable {
   __nv_bfloat16* bf16 = nullptr;    // hi part, made on the first tensor-core batch
   __nv_bfloat16* bf16Lo = nullptr;  // lo part, made on the first split-exact batch
   cudaStream_t stream = nullptr;
-  cudaEvent_t ev0 = nullptr, ev1 = nullptr;
+  cudaEvent_t ev0 = nullptr, ev1 = nullptr, ev2 = nullptr;
   // Scratch reused across batches (grown on demand): packed inputs and outputs.
   unsigned char* dIn = nullptr; size_t dInCap = 0;
   unsigned char* hIn = nullptr; size_t hInCap = 0;
@@ -548,9 +550,10 @@ class DeviceTable {
     if (hOut) cudaFreeHost(hOut);
     if (ev0) cudaEventDestroy(ev0);
     if (ev1) cudaEventDestroy(ev1);
+    if (ev2) cudaEventDestroy(ev2);
     if (stream) cudaStreamDestroy(stream);
     f32 = nullptr; bf16 = nullptr; bf16Lo = nullptr; dIn = nullptr; dOut = nullptr; hIn = nullptr; hOut = nullptr;
-    ev0 = ev1 = nullptr; stream = nullptr;
+    ev0 = ev1 = ev2 = nullptr; stream = nullptr;
     dInCap = hInCap = dOutCap = hOutCap = 0;
   }
 };
@@ -575,6 +578,7 @@ Result tableCreate(const float* rows, int vocabSize, int dim, DeviceTable** out)
   cudaError_t e = cudaStreamCreateWithFlags(&t->stream, cudaStreamNonBlocking);
   if (e == cudaSuccess) e = cudaEventCreate(&t->ev0);
   if (e == cudaSuccess) e = cudaEventCreate(&t->ev1);
+  if (e == cudaSuccess) e = cudaEventCreate(&t->ev2);
   if (e == cudaSuccess) e = cudaMalloc(reinterpret_cast<void**>(&t->f32), bytes);
   if (e == cudaSuccess && t->ld != dim) e = cudaMemsetAsync(t->f32, 0, bytes, t->stream);
   if (e == cudaSuccess) {
@@ -599,16 +603,26 @@ void tableDestroy(DeviceTable* t) {
   delete t;
 }
 
-Result bmasRun(DeviceTable* t, const BmasInput& in, float* out, float* kernelMs) {
+Result bmasRun(DeviceTable* t, const BmasInput& in, float* out, float* kernelMs, BmasPhases* phases) {
   *kernelMs = 0;
+  BmasPhases local;
+  BmasPhases& ph = phases ? *phases : local;
+  ph = BmasPhases{};
+  using Clock = std::chrono::steady_clock;
+  auto since = [](Clock::time_point a) { return std::chrono::duration<double, std::milli>(Clock::now() - a).count(); };
   std::lock_guard<std::mutex> lock(t->mu);
   if (t->disposed || !t->f32) return Result::fail(Status::Native, "the embedding table's device copy was disposed");
   BmasPlan& plan = t->plan;
+  auto tp = Clock::now();
   planBmas(in, t->vocab, kBlockRows, plan);
+  ph.plan = since(tp);
   if (plan.units.empty()) {
+    tp = Clock::now();
     finishBmas(plan, in, nullptr, nullptr, out);
+    ph.finish = since(tp);
     return {};
   }
+  tp = Clock::now();
   if (plan.colTotal > 0x7fffffff || plan.uIds.size() > 0x7fffffffu) {
     return Result::fail(Status::InvalidArgument, "batch too large for one GPU launch (split it)");
   }
@@ -641,9 +655,15 @@ Result bmasRun(DeviceTable* t, const BmasInput& in, float* out, float* kernelMs)
   if (!r.ok()) return r;
   r = growDevice(t->dIn, t->dInCap, inBytes);
   if (!r.ok()) return r;
+  struct Piece {
+    const void* src;
+    size_t bytes, at;
+  };
+  Piece pieces[5];
+  int nPieces = 0;
   size_t off = 0;
   auto put = [&](const void* src, size_t n, size_t sz) {
-    if (n) std::memcpy(t->hIn + off, src, n);
+    pieces[nPieces++] = Piece{src, n, off};
     const size_t at = off;
     off += sz;
     return at;
@@ -653,6 +673,13 @@ Result bmasRun(DeviceTable* t, const BmasInput& in, float* out, float* kernelMs)
   const size_t oU = put(plan.uIds.data(), plan.uIds.size() * sizeof(int32_t), szU);
   const size_t oMask = put(plan.uMask.data(), plan.uMask.size() * sizeof(uint32_t), szU);
   const size_t oD = put(plan.dIds.data(), plan.dIds.size() * sizeof(int32_t), szD);
+  auto copyPiece = [&](int k) {
+    if (pieces[k].bytes) std::memcpy(t->hIn + pieces[k].at, pieces[k].src, pieces[k].bytes);
+  };
+  // Row ids and masks are most of the bytes (1 MB for the GRPO batch): copy the pieces side by side.
+  if (inBytes >= (256u << 10)) HostPool::get().run(nPieces, copyPiece);
+  else
+    for (int k = 0; k < nPieces; k++) copyPiece(k);
 
   const size_t nRow = plan.uIds.size(), nCol = static_cast<size_t>(plan.colTotal);
   const size_t outBytes = (nRow + nCol) * sizeof(float);
@@ -673,6 +700,8 @@ Result bmasRun(DeviceTable* t, const BmasInput& in, float* out, float* kernelMs)
 
   MR_CUDA(cudaMemcpyAsync(t->dIn, t->hIn, inBytes, cudaMemcpyHostToDevice, t->stream));
   MR_CUDA(cudaMemsetAsync(kp.colMax, 0xFF, nCol * sizeof(float), t->stream));
+  ph.stage = since(tp);
+  tp = Clock::now();
   const unsigned grid = static_cast<unsigned>(plan.blocks.size() / 2);
   MR_CUDA(cudaEventRecord(t->ev0, t->stream));
   if (fast || split) {
@@ -695,11 +724,19 @@ Result bmasRun(DeviceTable* t, const BmasInput& in, float* out, float* kernelMs)
   MR_CUDA(cudaGetLastError());
   MR_CUDA(cudaEventRecord(t->ev1, t->stream));
   MR_CUDA(cudaMemcpyAsync(t->hOut, t->dOut, outBytes, cudaMemcpyDeviceToHost, t->stream));
+  MR_CUDA(cudaEventRecord(t->ev2, t->stream));
+  ph.launch = since(tp);
+  tp = Clock::now();
   MR_CUDA(cudaStreamSynchronize(t->stream));
+  ph.wait = since(tp);
   float ms = 0;
   MR_CUDA(cudaEventElapsedTime(&ms, t->ev0, t->ev1));
   *kernelMs = ms;
+  ph.kernel = ms;
+  if (phases) MR_CUDA(cudaEventElapsedTime(&ph.d2h, t->ev1, t->ev2));
+  tp = Clock::now();
   finishBmas(plan, in, t->hOut, t->hOut + nRow, out);
+  ph.finish = since(tp);
   return {};
 }
 

@@ -66,9 +66,21 @@ void tableDestroy(DeviceTable* t);  // tableDispose, then frees the handle itsel
 int tableVocab(const DeviceTable* t);
 int tableDim(const DeviceTable* t);
 
+// Where the time of one bmasRun goes, milliseconds (host clock, except the two device spans).
+struct BmasPhases {
+  double plan = 0;     // planBmas
+  double stage = 0;    // buffers, packing into pinned memory, H2D and memset enqueued
+  double launch = 0;   // kernel launch enqueued
+  double wait = 0;     // from the launch to the end of cudaStreamSynchronize (kernel + D2H)
+  double finish = 0;   // finishBmas
+  float kernel = 0;    // device: the BMAS kernel (events)
+  float d2h = 0;       // device: the copy of the maxima back (events)
+};
+
 // Runs a validated batch; `out` has 3N floats, planar [score | P | R]. kernelMs receives the
-// time of the BMAS kernels alone (CUDA events), or 0 when nothing ran on the device.
-Result bmasRun(DeviceTable* t, const BmasInput& in, float* out, float* kernelMs);
+// time of the BMAS kernels alone (CUDA events), or 0 when nothing ran on the device. `phases`,
+// when given, receives the breakdown above.
+Result bmasRun(DeviceTable* t, const BmasInput& in, float* out, float* kernelMs, BmasPhases* phases = nullptr);
 
 // Box IoU on the device (SPEC §5): invalid box -> 0, never NaN. T is float or double.
 Result boxIoU(const float* a, const float* b, std::size_t n, float* out, bool giou);

@@ -4,7 +4,9 @@
 //   mr_cuda_test_bench                   GPU parity (exact within 1e-4 of float64, fast mode error
 //                                        measured), validation errors, box IoU parity
 //   mr_cuda_test_bench --bench [--ids FILE] [--scores FILE] [--reps N]
-//                                        GRPO batch of shared/ANCHORS.md: kernel and call times
+//                                        GRPO batch of shared/ANCHORS.md: kernel and call times,
+//                                        with the host/device phases of bmasRun
+//   mr_cuda_test_bench --cpu-only --bench  host phases only (validate, plan, finish), no GPU
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -18,6 +20,7 @@
 
 #include "bmas_plan.h"
 #include "cuda_core.h"
+#include "host_pool.h"
 
 using namespace mrcuda;
 
@@ -219,6 +222,79 @@ void testCpuPlan() {
   std::printf("cpu-plan: 40 random batches, max |plan - float64| = %.3g\n", worst);
 }
 
+template <typename T>
+bool sameBytes(const std::vector<T>& a, const std::vector<T>& b) {
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
+}
+
+bool samePlan(const BmasPlan& a, const BmasPlan& b, const BmasInput& in) {
+  bool ok = sameBytes(a.uIds, b.uIds) && sameBytes(a.uMask, b.uMask) && sameBytes(a.dIds, b.dIds) && sameBytes(a.dWeight, b.dWeight) &&
+            sameBytes(a.unitRefWeight, b.unitRefWeight) && sameBytes(a.blocks, b.blocks) && sameBytes(a.pairUnit, b.pairUnit) &&
+            sameBytes(a.pairLocal, b.pairLocal) && a.colTotal == b.colTotal && a.maxD == b.maxD && a.units.size() == b.units.size();
+  for (size_t k = 0; ok && k < a.units.size(); k++) ok = std::memcmp(&a.units[k], &b.units[k], sizeof(BmasUnit)) == 0;
+  // respSlot only where it is read: tokens of computed pairs.
+  for (size_t i = 0; ok && i + 1 < in.respOffsetsLen; i++) {
+    if (a.pairUnit[i] < 0) continue;
+    for (int32_t t = in.respOffsets[i]; ok && t < in.respOffsets[i + 1]; t++) ok = a.respSlot[t] == b.respSlot[t];
+  }
+  return ok;
+}
+
+// Many random references, big enough for the thread pool: the plan and the scores must be the
+// same bytes as on one thread (the serial plan is the one checked against float64 above).
+void testParallelPlan() {
+  HostPool& pool = HostPool::get();
+  const int threads = pool.threads();
+  if (threads < 2) {
+    std::printf("parallel-plan: skipped (one host thread)\n");
+    return;
+  }
+  Rng rng(19);
+  int checked = 0;
+  for (int trial = 0; trial < 12; trial++) {
+    const int vocab = trial % 2 ? 151936 : 5000;
+    Job job;
+    const int nRefs = 1 + rng.below(trial < 6 ? 200 : 8);
+    for (int g = 0; g < nRefs; g++) {
+      const int len = rng.below(8) == 0 ? 0 : 1 + rng.below(trial % 3 == 0 ? 600 : 150);
+      for (int j = 0; j < len; j++) job.refIds.push_back(rng.below(3) == 0 ? rng.below(50) : rng.below(vocab));
+      job.refOffsets.push_back(static_cast<int32_t>(job.refIds.size()));
+    }
+    const int nPairs = 200 + rng.below(800);
+    for (int q = 0; q < nPairs; q++) {
+      const int len = rng.below(10) == 0 ? 0 : 1 + rng.below(300);
+      for (int i = 0; i < len; i++) job.respIds.push_back(rng.below(3) == 0 ? rng.below(50) : rng.below(vocab));
+      job.respOffsets.push_back(static_cast<int32_t>(job.respIds.size()));
+      job.pairRef.push_back(rng.below(nRefs));
+    }
+    if (trial % 3 == 1) {
+      job.weights.resize(vocab);
+      for (auto& w : job.weights) w = rng.below(5) == 0 ? 0.0f : static_cast<float>(rng.uniform() * 2);
+    }
+    job.combine = rng.below(2);
+    const BmasInput in = job.input();
+    EXPECT(validateBmas(in, vocab).ok(), "parallel-plan trial %d: validate", trial);
+    BmasPlan one, many;
+    pool.setThreads(1);
+    planBmas(in, vocab, 128, one);
+    pool.setThreads(threads);
+    planBmas(in, vocab, 128, many);
+    planBmas(in, vocab, 128, many);  // reused plan: stale scratch must not leak in
+    EXPECT(samePlan(one, many, in), "parallel-plan trial %d: plan differs from the one-thread plan", trial);
+    std::vector<float> rowMax(many.uIds.size()), colMax(many.colTotal);
+    for (auto& x : rowMax) x = static_cast<float>(rng.uniform() * 2 - 1);
+    for (auto& x : colMax) x = static_cast<float>(rng.uniform() * 2 - 1);
+    std::vector<float> outOne(in.outLen, NAN), outMany(in.outLen, NAN);
+    pool.setThreads(1);
+    finishBmas(one, in, rowMax.data(), colMax.data(), outOne.data());
+    pool.setThreads(threads);
+    finishBmas(many, in, rowMax.data(), colMax.data(), outMany.data());
+    EXPECT(std::memcmp(outOne.data(), outMany.data(), outOne.size() * sizeof(float)) == 0, "parallel-plan trial %d: scores differ", trial);
+    checked++;
+  }
+  std::printf("parallel-plan: %d batches planned and finished on %d threads, identical to one thread\n", checked, threads);
+}
+
 void testValidation() {
   Job job;
   job.respIds = {1, 2, 3};
@@ -390,8 +466,77 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+constexpr int kV = 151936, kD = 2048, kPrompts = 64, kPerPrompt = 8, kM = 256, kN = 128;
+
+// The GRPO batch of shared/ANCHORS.md (ids only).
+Job grpoJob() {
+  Rng rng(2505);
+  Zipf zipf(kV, 1.1, rng);
+  Job job;
+  for (int g = 0; g < kPrompts; g++) {
+    for (int j = 0; j < kN; j++) job.refIds.push_back(zipf.draw(rng));
+    job.refOffsets.push_back(static_cast<int32_t>(job.refIds.size()));
+    for (int r = 0; r < kPerPrompt; r++) {
+      for (int i = 0; i < kM; i++) job.respIds.push_back(zipf.draw(rng));
+      job.respOffsets.push_back(static_cast<int32_t>(job.respIds.size()));
+      job.pairRef.push_back(g);
+    }
+  }
+  return job;
+}
+
+template <typename F>
+double timeMs(F&& f) {
+  const auto t0 = std::chrono::steady_clock::now();
+  f();
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Host work of one GRPO batch without a GPU (validate, plan, finish on made-up maxima), unweighted
+// and with vocabulary weights: where the host time of bmasRun goes, measurable anywhere.
+void cpuBench(int reps) {
+  Job job = grpoJob();
+  HostPool& pool = HostPool::get();
+  const int threads = pool.threads();
+  for (int weighted = 0; weighted < 2; weighted++) {
+    if (weighted) {
+      job.weights.resize(kV);
+      for (int v = 0; v < kV; v++) job.weights[v] = static_cast<float>((v % 7) * 0.25);
+    }
+    const BmasInput in = job.input();
+    for (int nt : {1, threads}) {
+      pool.setThreads(nt);
+      BmasPlan plan;
+      std::vector<float> rowMax, colMax, out(in.outLen);
+      std::vector<double> tv, tp, tf;
+      for (int it = 0; it < reps + 3; it++) {
+        const double v = timeMs([&] { (void)validateBmas(in, kV); });
+        const double p = timeMs([&] { planBmas(in, kV, 128, plan); });
+        if (rowMax.size() != plan.uIds.size()) {
+          rowMax.resize(plan.uIds.size());
+          for (size_t i = 0; i < rowMax.size(); i++) rowMax[i] = static_cast<float>((i % 101) * 0.01);
+          colMax.resize(plan.colTotal);
+          for (size_t i = 0; i < colMax.size(); i++) colMax[i] = static_cast<float>((i % 89) * 0.01);
+        }
+        const double f = timeMs([&] { finishBmas(plan, in, rowMax.data(), colMax.data(), out.data()); });
+        if (it >= 3) {
+          tv.push_back(v);
+          tp.push_back(p);
+          tf.push_back(f);
+        }
+      }
+      double checksum = 0;
+      for (float x : out) checksum += x;
+      std::printf("RESULT host %-10s %2d thread(s): validate %.3f ms, plan %.3f ms, finish %.3f ms (medians of %d; checksum %.9g)\n",
+                  weighted ? "weighted" : "unweighted", nt, median(tv), median(tp), median(tf), reps, checksum);
+      if (threads == 1) break;
+    }
+  }
+  pool.setThreads(threads);
+}
+
 int bench(const char* idsPath, const char* scoresPath, int reps) {
-  const int V = 151936, D = 2048, prompts = 64, perPrompt = 8, m = 256, n = 128;
+  const int V = kV, D = kD, prompts = kPrompts, perPrompt = kPerPrompt, m = kM, n = kN;
   std::printf("bench: GRPO batch, %d pairs (%d prompts x %d), m=%d, n=%d, d=%d, V=%d, Zipf(1.1) ids\n", prompts * perPrompt, prompts,
               perPrompt, m, n, D, V);
   std::vector<float> table(static_cast<size_t>(V) * D);
@@ -399,18 +544,7 @@ int bench(const char* idsPath, const char* scoresPath, int reps) {
   for (int v = 0; v < V; v += 97) std::fill(table.begin() + static_cast<size_t>(v) * D, table.begin() + static_cast<size_t>(v + 1) * D, 0.0f);
   normalizeRows(table, V, D);
 
-  Rng rng(2505);
-  Zipf zipf(V, 1.1, rng);
-  Job job;
-  for (int g = 0; g < prompts; g++) {
-    for (int j = 0; j < n; j++) job.refIds.push_back(zipf.draw(rng));
-    job.refOffsets.push_back(static_cast<int32_t>(job.refIds.size()));
-    for (int r = 0; r < perPrompt; r++) {
-      for (int i = 0; i < m; i++) job.respIds.push_back(zipf.draw(rng));
-      job.respOffsets.push_back(static_cast<int32_t>(job.respIds.size()));
-      job.pairRef.push_back(g);
-    }
-  }
+  Job job = grpoJob();
   if (idsPath) {
     FILE* f = std::fopen(idsPath, "wb");
     if (f) {
@@ -456,10 +590,13 @@ int bench(const char* idsPath, const char* scoresPath, int reps) {
     BmasInput in = job.input();
     std::vector<float> out(in.outLen);
     float ms = 0;
-    std::vector<double> kernel, call;
+    std::vector<double> kernel, call, validate;
+    std::vector<double> phPlan, phStage, phLaunch, phWait, phKernel, phD2h, phFinish;
     for (int it = 0; it < reps + 3; it++) {
+      const double v = timeMs([&] { (void)validateBmas(in, V); });
+      BmasPhases ph;
       const auto t0 = std::chrono::steady_clock::now();
-      r = bmasRun(t, in, out.data(), &ms);
+      r = bmasRun(t, in, out.data(), &ms, &ph);
       const auto t1 = std::chrono::steady_clock::now();
       if (!r.ok()) {
         std::printf("FAIL bmasRun: %s\n", r.message.c_str());
@@ -468,6 +605,9 @@ int bench(const char* idsPath, const char* scoresPath, int reps) {
       if (it >= 3) {
         kernel.push_back(ms);
         call.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+        validate.push_back(v);
+        phPlan.push_back(ph.plan); phStage.push_back(ph.stage); phLaunch.push_back(ph.launch); phWait.push_back(ph.wait);
+        phKernel.push_back(ph.kernel); phD2h.push_back(ph.d2h); phFinish.push_back(ph.finish);
       }
     }
     BmasInput sin = sub.input();
@@ -481,11 +621,33 @@ int bench(const char* idsPath, const char* scoresPath, int reps) {
     const char* name = mode == 2 ? "fast (bf16 mma)" : mode == 1 ? "exact (fp32 ffma)" : "exact (split-bf16)";
     std::printf("RESULT cuda %-19s kernel median %.3f ms (min %.3f), bmasRun call median %.3f ms, max |err| vs float64 (8 pairs) %.2e\n", name,
                 median(kernel), *std::min_element(kernel.begin(), kernel.end()), median(call), err);
+    std::printf("RESULT cuda %-19s phases (medians, ms): validate %.3f | plan %.3f | stage+H2D enqueue %.3f | launch %.3f | "
+                "wait %.3f (kernel %.3f + D2H %.3f by events) | finish %.3f; %d host threads\n",
+                name, median(validate), median(phPlan), median(phStage), median(phLaunch), median(phWait), median(phKernel), median(phD2h),
+                median(phFinish), HostPool::get().threads());
     EXPECT(finite && (precision ? err <= 2e-2 : err <= 1e-4), "bench %s error %.3g", name, err);
     EXPECT(batchVsSub <= 1e-6, "bench %s: batch vs single prompt differ by %.3g", name, batchVsSub);
     if (mode == 0) scoresExact = out;
   }
   unsetenv("MIXED_REWARD_CUDA_EXACT");
+  {
+    // The host thread pool's share: the default exact call on one host thread.
+    HostPool& pool = HostPool::get();
+    const int threads = pool.threads();
+    pool.setThreads(1);
+    job.precision = 0;
+    BmasInput in = job.input();
+    std::vector<float> out(in.outLen);
+    std::vector<double> call;
+    float ms = 0;
+    for (int it = 0; it < reps + 3; it++) {
+      const double c = timeMs([&] { r = bmasRun(t, in, out.data(), &ms); });
+      if (it >= 3) call.push_back(c);
+    }
+    pool.setThreads(threads);
+    EXPECT(r.ok() && std::memcmp(out.data(), scoresExact.data(), out.size() * sizeof(float)) == 0, "bench: one host thread gives other scores");
+    std::printf("RESULT cuda exact (split-bf16)  bmasRun call median %.3f ms on 1 host thread (vs %d above)\n", median(call), threads);
+  }
   if (scoresPath) {
     FILE* f = std::fopen(scoresPath, "wb");
     if (f) {
@@ -514,7 +676,9 @@ int main(int argc, char** argv) {
   }
   testValidation();
   testCpuPlan();
+  testParallelPlan();
   if (cpuOnly) {
+    if (doBench) cpuBench(reps);
     std::printf("%s (cpu-only)\n", gFailures ? "FAILED" : "PASSED");
     return gFailures ? 1 : 0;
   }
