@@ -5,19 +5,9 @@
  */
 import { EmbeddingTable, bmasBatch, bmasBatchSync, backends } from '../lib/index.js';
 import { loadCudaAddon } from '../lib/backend/cudaAddon.js';
+import { rng } from './grpo.js';
 
 const V = 151936, D = 2048, PROMPTS = 64, PER = 8, M = 256, N = 128;
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function median(v: number[]): number {
   const s = [...v].sort((a, b) => a - b);

@@ -1,20 +1,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
+import { throwsCode } from './helpers.js';
 import { parseBoxes } from '../lib/boxes/parseBoxes.js';
 import { maxWeightAssignment } from '../lib/boxes/assignment.js';
 
-function throwsCode(fn: () => unknown, code: string, pattern?: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  assert.ok(caught instanceof Error, `expected a throw with code ${code}`);
-  assert.is((caught as { code?: string }).code, code);
-  if (pattern) assert.match((caught as Error).message, pattern);
-}
 
 // ---------- parseBoxes: each format ----------
 

@@ -1,34 +1,14 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
+import { rejectsCode, throwsCode } from './helpers.js';
 import { boxIoU, boxIoUAsync, boxIoUMatrix, boxIoUMatrixAsync } from '../lib/kernels/iou.js';
 import { boxIoUJs, boxIoUMatrixJs, iouPair } from '../lib/kernels/iouJs.js';
 import { iouReward } from '../lib/rewards/iou.js';
 import { backends } from '../lib/backend/select.js';
 import type { Box } from '../lib/types.js';
 
-function throwsCode(fn: () => unknown, code: string, pattern?: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  assert.ok(caught instanceof Error, `expected a throw with code ${code}`);
-  assert.is((caught as { code?: string }).code, code);
-  if (pattern) assert.match((caught as Error).message, pattern);
-}
 
-async function rejectsCode(p: () => Promise<unknown>, code: string): Promise<void> {
-  let caught: unknown;
-  try {
-    await p();
-  } catch (err) {
-    caught = err;
-  }
-  assert.ok(caught instanceof Error, `expected a rejection with code ${code}`);
-  assert.is((caught as { code?: string }).code, code);
-}
 
 function close(actual: number, expected: number, tol = 1e-6, msg = ''): void {
   assert.ok(Math.abs(actual - expected) <= tol, `${msg} expected ${expected}, got ${actual}`);
