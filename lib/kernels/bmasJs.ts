@@ -114,8 +114,16 @@ export interface JsBatchRun {
   runGroups(g0: number, g1: number): void;
 }
 
+/** The distinct ids of one reference: gathered unit rows, and each id's count × weight. */
+interface RefGroup {
+  rows: Float32Array;
+  size: number;
+  weight: number[];
+  weightSum: number;
+}
+
 export function prepareBmasJs(table: Float32Array, dim: number, vocabSize: number, job: BmasJob): JsBatchRun {
-  const { respIds, respOffsets, refIds, refOffsets, pairRef, weights, combine, out } = job;
+  const { refIds, refOffsets, pairRef, weights, out } = job;
   const nPairs = pairRef.length;
   const nRefs = refOffsets.length - 1;
   out.fill(0);
@@ -148,16 +156,17 @@ export function prepareBmasJs(table: Float32Array, dim: number, vocabSize: numbe
       }
       dWeight[s] += weights ? weights[id] : 1;
     }
-    const nD = dIds.length;
-    let refWeightSum = 0;
-    for (let s = 0; s < nD; s++) refWeightSum += dWeight[s];
-    const gatheredD = gather(table, dim, dIds, nD);
+    const ref: RefGroup = {
+      rows: gather(table, dim, dIds, dIds.length),
+      size: dIds.length,
+      weight: dWeight,
+      weightSum: dWeight.reduce((a, w) => a + w, 0),
+    };
 
     // Pairs are processed in chunks so that their column-maximum buffers stay bounded.
-    const chunk = Math.max(1, Math.floor(COLMAX_BUDGET / nD));
+    const chunk = Math.max(1, Math.floor(COLMAX_BUDGET / ref.size));
     for (let c0 = 0; c0 < pairsOfGroup.length; c0 += chunk) {
-      const chunkPairs = pairsOfGroup.subarray(c0, Math.min(pairsOfGroup.length, c0 + chunk));
-      scoreChunk(table, dim, vocabSize, chunkPairs, gatheredD, nD, dWeight, refWeightSum, combine, out, nPairs, respIds, respOffsets, weights);
+      scoreChunk(table, dim, vocabSize, job, pairsOfGroup.subarray(c0, Math.min(pairsOfGroup.length, c0 + chunk)), ref);
     }
   };
   return {
@@ -168,30 +177,23 @@ export function prepareBmasJs(table: Float32Array, dim: number, vocabSize: numbe
   };
 }
 
-/** Fills `job.out` for a batch already validated by the caller (ids in range, offsets sane). */
-export function bmasBatchJs(table: Float32Array, dim: number, vocabSize: number, job: BmasJob): void {
-  const run = prepareBmasJs(table, dim, vocabSize, job);
-  run.runGroups(0, run.groupCount);
-}
-
-function scoreChunk(
-  table: Float32Array, dim: number, vocabSize: number, pairs: Int32Array,
-  gatheredD: Float32Array, nD: number, dWeight: number[], refWeightSum: number, combine: 0 | 1,
-  out: Float32Array, nPairs: number, respIds: Int32Array, respOffsets: Int32Array, weights: Float32Array | null,
-): void {
+/** Scores `pairs` (indices into the job) against their shared reference group. */
+function scoreChunk(table: Float32Array, dim: number, vocabSize: number, job: BmasJob, pairs: Int32Array, ref: RefGroup): void {
+  const { respIds, respOffsets, weights, combine, out } = job;
+  const nPairs = job.pairRef.length;
+  const nD = ref.size;
   // Union U of the chunk's distinct response ids; per pair, its (slot in U, weight) entries.
   slotsU.reset(vocabSize);
   const uIds: number[] = [];
   const pairEntries: { slots: number[]; weight: number[] }[] = [];
-  const pairSlots = slotsPair;
   for (let q = 0; q < pairs.length; q++) {
     const p = pairs[q];
-    pairSlots.reset(vocabSize);
+    slotsPair.reset(vocabSize);
     const slots: number[] = [];
     const weight: number[] = [];
     for (let i = respOffsets[p]; i < respOffsets[p + 1]; i++) {
       const id = respIds[i];
-      let ps = pairSlots.get(id);
+      let ps = slotsPair.get(id);
       if (ps < 0) {
         let s = slotsU.get(id);
         if (s < 0) {
@@ -200,7 +202,7 @@ function scoreChunk(
           uIds.push(id);
         }
         ps = slots.length;
-        pairSlots.set(id, ps);
+        slotsPair.set(id, ps);
         slots.push(s);
         weight.push(0);
       }
@@ -231,7 +233,7 @@ function scoreChunk(
     const w = d1 - d0;
     for (let u0 = 0; u0 < nU; u0 += U_BLOCK) {
       const u1 = Math.min(nU, u0 + U_BLOCK);
-      dotTile(gatheredU, u0, u1, gatheredD, d0, d1, dim, tile);
+      dotTile(gatheredU, u0, u1, ref.rows, d0, d1, dim, tile);
       for (let u = u0; u < u1; u++) {
         const row = (u - u0) * w;
         let m = rowMax[u];
@@ -256,8 +258,8 @@ function scoreChunk(
     }
     const precision = den > 0 ? num / den : 0;
     let rnum = 0;
-    for (let d = 0; d < nD; d++) rnum += dWeight[d] * colMax[q * nD + d];
-    const recall = refWeightSum > 0 ? rnum / refWeightSum : 0;
+    for (let d = 0; d < nD; d++) rnum += ref.weight[d] * colMax[q * nD + d];
+    const recall = ref.weightSum > 0 ? rnum / ref.weightSum : 0;
     out[p] = combineScores(precision, recall, combine);
     out[nPairs + p] = precision;
     out[2 * nPairs + p] = recall;
