@@ -133,10 +133,6 @@ export class EmbeddingTable {
     this.native.clear();
   }
 
-  get isDisposed(): boolean {
-    return this.disposed;
-  }
-
   assertAlive(): void {
     if (this.disposed) throw new DisposedError(`embedding table '${this.name}' was disposed`);
   }

@@ -70,12 +70,8 @@ function checkPrecision(precision: unknown): 0 | 1 {
   throw new InvalidArgumentError(`options.precision must be 'exact' or 'fast' (got ${JSON.stringify(precision)})`);
 }
 
-/** Index of the first id outside [0, vocabSize), or -1. Kept monomorphic (Int32Array only) so
- * the range check of a whole batch stays a tight loop. */
+/** Index of the first id outside [0, vocabSize), or -1. */
 function firstOutOfRange(ids: Int32Array, vocabSize: number): number {
-  let bad = 0;
-  for (let i = 0; i < ids.length; i++) bad |= (ids[i] | 0) < 0 || ids[i] >= vocabSize ? 1 : 0;
-  if (bad === 0) return -1;
   for (let i = 0; i < ids.length; i++) if (ids[i] < 0 || ids[i] >= vocabSize) return i;
   return -1;
 }
