@@ -89,28 +89,23 @@ interface Prepared {
   backend: 'js' | 'cpu' | 'cuda';
 }
 
-function prepareElementwise(a: BoxIoUInput, b: BoxIoUInput, opts: BoxIoUOptions | undefined): Prepared {
+/** Checks and packs the inputs; `matrix` sizes the output N·M instead of N (equal counts). */
+function prepare(a: BoxIoUInput, b: BoxIoUInput, opts: BoxIoUOptions | undefined, matrix: boolean): Prepared {
   const giou = readGiou(opts);
   const pa = toBoxArray(a, 'a');
   const pb = toBoxArray(b, 'b');
-  if (pa.length !== pb.length) {
-    throw new BoxError(`a and b must hold the same number of boxes (got ${pa.length / 4} and ${pb.length / 4})`);
+  const na = pa.length / 4;
+  const nb = pb.length / 4;
+  if (!matrix && na !== nb) {
+    throw new BoxError(`a and b must hold the same number of boxes (got ${na} and ${nb})`);
   }
   const backend = resolveBackend(opts?.backend);
-  return { a: pa, b: pb, out: new Float32Array(pa.length / 4), giou, backend };
-}
-
-function prepareMatrix(a: BoxIoUInput, b: BoxIoUInput, opts: BoxIoUOptions | undefined): Prepared {
-  const giou = readGiou(opts);
-  const pa = toBoxArray(a, 'a');
-  const pb = toBoxArray(b, 'b');
-  const backend = resolveBackend(opts?.backend);
-  return { a: pa, b: pb, out: new Float32Array((pa.length / 4) * (pb.length / 4)), giou, backend };
+  return { a: pa, b: pb, out: new Float32Array(matrix ? na * nb : na), giou, backend };
 }
 
 /** Elementwise IoU of N box pairs: Float32Array(N). */
 export function boxIoU(a: BoxIoUInput, b: BoxIoUInput, opts?: BoxIoUOptions): Float32Array {
-  const p = prepareElementwise(a, b, opts);
+  const p = prepare(a, b, opts, false);
   if (p.out.length === 0) return p.out;
   if (p.backend === 'js') iouElementwiseInto(p.a, p.b, p.out, p.giou);
   else native(p.backend).boxIoUSync(p.a, p.b, p.out, p.giou);
@@ -119,7 +114,7 @@ export function boxIoU(a: BoxIoUInput, b: BoxIoUInput, opts?: BoxIoUOptions): Fl
 
 /** IoU of every box of a (N) with every box of b (M): Float32Array(N·M), `[i*M + j]`. */
 export function boxIoUMatrix(a: BoxIoUInput, b: BoxIoUInput, opts?: BoxIoUOptions): Float32Array {
-  const p = prepareMatrix(a, b, opts);
+  const p = prepare(a, b, opts, true);
   if (p.out.length === 0) return p.out;
   if (p.backend === 'js') iouMatrixInto(p.a, p.b, p.out, p.giou);
   else native(p.backend).boxIoUMatrixSync(p.a, p.b, p.out, p.giou);
@@ -128,7 +123,7 @@ export function boxIoUMatrix(a: BoxIoUInput, b: BoxIoUInput, opts?: BoxIoUOption
 
 /** `boxIoU` computed off the JS thread on native backends; bad input rejects. */
 export async function boxIoUAsync(a: BoxIoUInput, b: BoxIoUInput, opts?: BoxIoUOptions): Promise<Float32Array> {
-  const p = prepareElementwise(a, b, opts);
+  const p = prepare(a, b, opts, false);
   if (p.out.length === 0) return p.out;
   if (p.backend === 'js') iouElementwiseInto(p.a, p.b, p.out, p.giou);
   else await native(p.backend).boxIoU(p.a, p.b, p.out, p.giou);
@@ -137,7 +132,7 @@ export async function boxIoUAsync(a: BoxIoUInput, b: BoxIoUInput, opts?: BoxIoUO
 
 /** `boxIoUMatrix` computed off the JS thread on native backends; bad input rejects. */
 export async function boxIoUMatrixAsync(a: BoxIoUInput, b: BoxIoUInput, opts?: BoxIoUOptions): Promise<Float32Array> {
-  const p = prepareMatrix(a, b, opts);
+  const p = prepare(a, b, opts, true);
   if (p.out.length === 0) return p.out;
   if (p.backend === 'js') iouMatrixInto(p.a, p.b, p.out, p.giou);
   else await native(p.backend).boxIoUMatrix(p.a, p.b, p.out, p.giou);
