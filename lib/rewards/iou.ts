@@ -72,10 +72,11 @@ export function answerBoxes(answer: unknown, imageSize: ImageSize | undefined): 
   return out;
 }
 
-function checkThreshold(t: unknown): number | undefined {
+/** The `threshold` option: undefined/null for none, else a number in (0, 1]. */
+export function checkThreshold(t: unknown, name = 'options.threshold'): number | undefined {
   if (t === undefined || t === null) return undefined;
-  if (typeof t !== 'number') throw new InvalidArgumentError(`options.threshold must be a number (got ${describe(t)})`);
-  if (!(t > 0 && t <= 1)) throw new ValueRangeError(`options.threshold must be in (0, 1] (got ${t})`);
+  if (typeof t !== 'number') throw new InvalidArgumentError(`${name} must be a number (got ${describe(t)})`);
+  if (!(t > 0 && t <= 1)) throw new ValueRangeError(`${name} must be in (0, 1] (got ${t})`);
   return t;
 }
 

@@ -10,9 +10,9 @@ import { bmasBatch, type BmasPair } from '../kernels/bmas.js';
 import { extractAnswer } from '../text/extractAnswer.js';
 import type { BackendName, Box, Task } from '../types.js';
 import { TASKS } from '../types.js';
-import { chartReward } from './chart.js';
+import { chartReward, checkTolerance } from './chart.js';
 import { formatReward } from './format.js';
-import { iouReward } from './iou.js';
+import { checkThreshold, iouReward } from './iou.js';
 import { matchingReward } from './matching.js';
 import { resolveTable, scoringTokens } from './openEnded.js';
 
@@ -61,11 +61,8 @@ function weight(value: unknown, name: string, fallback: number): number {
   return value;
 }
 
-function isBoxLike(v: unknown): boolean {
-  return Array.isArray(v) && v.length === 4 && v.every((x) => typeof x === 'number');
-}
-
-/** Checks the fields a task needs; returns a reason when the sample is malformed. */
+/** Checks the fields mixedReward itself relies on; returns a reason when the sample is malformed.
+ * Chart and IoU answers are checked by their reward functions, whose errors name the answer. */
 function sampleProblem(s: unknown): string | undefined {
   if (s === null || typeof s !== 'object' || Array.isArray(s)) return 'is not an object';
   const { task, response, answer, choices } = s as Record<string, unknown>;
@@ -80,14 +77,6 @@ function sampleProblem(s: unknown): string | undefined {
   switch (task as Task) {
     case 'matching':
       if (typeof answer !== 'string' && !(typeof answer === 'number' && Number.isFinite(answer))) return 'has a matching answer that is not a string';
-      break;
-    case 'chart':
-      if (typeof answer !== 'string' && !(typeof answer === 'number' && Number.isFinite(answer))) return 'has a chart answer that is neither a string nor a finite number';
-      break;
-    case 'iou':
-      if (typeof answer !== 'string' && !isBoxLike(answer) && !(Array.isArray(answer) && answer.every(isBoxLike))) {
-        return 'has an iou answer that is not a box, a list of boxes or a string';
-      }
       break;
     case 'open-ended':
       if (typeof answer !== 'string') return 'has an open-ended answer (reference) that is not a string';
@@ -113,12 +102,8 @@ export async function mixedReward(samples: readonly Sample[], options: MixedRewa
   const thinkPrefilled = opts.thinkPrefilled === true;
   // Options that concern the whole call are checked before any sample, so they throw even with
   // onError: 'zero' and even when no sample would use them.
-  if (opts.tolerance !== undefined && !(typeof opts.tolerance === 'number' && Number.isFinite(opts.tolerance) && opts.tolerance >= 0)) {
-    throw new ValueRangeError(`options.tolerance must be a finite number >= 0 (got ${String(opts.tolerance)})`);
-  }
-  if (opts.iouThreshold !== undefined && !(typeof opts.iouThreshold === 'number' && opts.iouThreshold > 0 && opts.iouThreshold <= 1)) {
-    throw new ValueRangeError(`options.iouThreshold must be in (0, 1] (got ${String(opts.iouThreshold)})`);
-  }
+  const tolerance = opts.tolerance === undefined ? undefined : checkTolerance(opts.tolerance, 'options.tolerance');
+  const iouThreshold = checkThreshold(opts.iouThreshold, 'options.iouThreshold');
   resolveBackend(opts.backend);
 
   const results: Result[] = new Array(samples.length);
@@ -151,10 +136,10 @@ export async function mixedReward(samples: readonly Sample[], options: MixedRewa
           base.accuracy = matchingReward(s.response, String(s.answer), s.choices ? { choices: s.choices } : undefined);
           break;
         case 'chart':
-          base.accuracy = chartReward(s.response, s.answer as string | number, opts.tolerance !== undefined ? { tolerance: opts.tolerance } : undefined);
+          base.accuracy = chartReward(s.response, s.answer as string | number, { tolerance });
           break;
         case 'iou':
-          base.accuracy = iouReward(s.response, s.answer as Box | Box[] | string, opts.iouThreshold !== undefined ? { threshold: opts.iouThreshold } : undefined);
+          base.accuracy = iouReward(s.response, s.answer as Box | Box[] | string, { threshold: iouThreshold });
           break;
         case 'open-ended': {
           table ??= resolveTable(opts.table);
