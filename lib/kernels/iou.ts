@@ -17,7 +17,8 @@ export interface BoxIoUOptions {
   giou?: boolean;
 }
 
-function describe(value: unknown): string {
+/** Short type description for error messages (typed arrays by class name). */
+export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'array';
   if (ArrayBuffer.isView(value)) return value.constructor.name;

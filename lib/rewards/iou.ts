@@ -7,6 +7,7 @@ import { maxWeightAssignment } from '../boxes/assignment.js';
 import { checkImageSize, parseBoxes, type ImageSize } from '../boxes/parseBoxes.js';
 import { resolveBackend } from '../backend/select.js';
 import { BoxError, InvalidArgumentError, ValueRangeError } from '../errors.js';
+import { describe } from '../kernels/iou.js';
 import { iouMatrixInto } from '../kernels/iouJs.js';
 import { extractAnswer } from '../text/extractAnswer.js';
 import type { BackendName, Box } from '../types.js';
@@ -21,13 +22,6 @@ export interface IouRewardOptions {
 }
 
 export type IouAnswer = Box | Box[] | string | Float32Array | Float64Array;
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'array';
-  if (ArrayBuffer.isView(value)) return value.constructor.name;
-  return typeof value;
-}
 
 function checkFinite(v: unknown, where: string): number {
   if (typeof v !== 'number') throw new InvalidArgumentError(`${where} must be a number (got ${describe(v)})`);
