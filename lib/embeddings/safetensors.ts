@@ -63,6 +63,14 @@ async function readExactly(fh: fs.promises.FileHandle, file: string, buf: Uint8A
   }
 }
 
+async function openForReading(file: string): Promise<fs.promises.FileHandle> {
+  try {
+    return await fs.promises.open(file, 'r');
+  } catch (err) {
+    fail(file, `cannot open: ${(err as Error).message}`);
+  }
+}
+
 function isSafeNonNegInt(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }
@@ -101,12 +109,7 @@ function parseEntry(file: string, name: string, raw: unknown, dataStart: number,
 
 /** Reads and validates the header of a safetensors file (a few reads, no tensor data). */
 export async function readSafetensorsHeader(file: string): Promise<SafetensorsHeader> {
-  let fh: fs.promises.FileHandle;
-  try {
-    fh = await fs.promises.open(file, 'r');
-  } catch (err) {
-    fail(file, `cannot open: ${(err as Error).message}`);
-  }
+  const fh = await openForReading(file);
   try {
     const fileSize = (await fh.stat()).size;
     if (fileSize < 8) fail(file, `file of ${fileSize} bytes is too short for a safetensors header`);
@@ -246,12 +249,7 @@ export async function readTensorF32(header: SafetensorsHeader, name: string, opt
     fail(file, `cannot allocate ${numel} f32 values for tensor '${name}': ${(err as Error).message}`);
   }
   if (numel === 0) return out;
-  let fh: fs.promises.FileHandle;
-  try {
-    fh = await fs.promises.open(file, 'r');
-  } catch (err) {
-    fail(file, `cannot open: ${(err as Error).message}`);
-  }
+  const fh = await openForReading(file);
   try {
     // The file may have changed since its header was read.
     const size = (await fh.stat()).size;
