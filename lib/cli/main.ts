@@ -123,19 +123,30 @@ function bytesOption(v: string | boolean | undefined, name: string): number | un
   return n;
 }
 
-function weights(values: Record<string, string | boolean | undefined>): { accuracy?: number; format?: number } {
-  return { accuracy: numberOption(values['accuracy-weight'], 'accuracy-weight'), format: numberOption(values['format-weight'], 'format-weight') };
+/** Options that `score` and `serve` both take, and what they become. */
+const SCORING_OPTIONS: ParseArgsConfig['options'] = {
+  model: { type: 'string' },
+  backend: { type: 'string' },
+  'accuracy-weight': { type: 'string' },
+  'format-weight': { type: 'string' },
+  'think-prefilled': { type: 'boolean' },
+  'default-task': { type: 'string' },
+};
+
+function scoringOptions(values: Record<string, string | boolean | undefined>) {
+  return {
+    model: values.model as string | undefined,
+    backend: backendOption(values.backend),
+    weights: { accuracy: numberOption(values['accuracy-weight'], 'accuracy-weight'), format: numberOption(values['format-weight'], 'format-weight') },
+    thinkPrefilled: values['think-prefilled'] === true,
+    defaultTask: taskOption(values['default-task']),
+  };
 }
 
 async function score(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
+    ...SCORING_OPTIONS,
     output: { type: 'string', short: 'o' },
-    model: { type: 'string' },
-    backend: { type: 'string' },
-    'accuracy-weight': { type: 'string' },
-    'format-weight': { type: 'string' },
-    'think-prefilled': { type: 'boolean' },
-    'default-task': { type: 'string' },
     'batch-size': { type: 'string' },
     'no-progress': { type: 'boolean' },
     quiet: { type: 'boolean', short: 'q' },
@@ -150,12 +161,8 @@ async function score(args: string[]): Promise<number> {
   const { runScore } = await import('./score.js');
   await runScore({
     input: positionals[0],
+    ...scoringOptions(values),
     output: values.output as string | undefined,
-    model: values.model as string | undefined,
-    backend: backendOption(values.backend),
-    weights: weights(values),
-    thinkPrefilled: values['think-prefilled'] === true,
-    defaultTask: taskOption(values['default-task']),
     batchSize: intOption(values['batch-size'], 'batch-size', 1, 1_000_000),
     progress: values['no-progress'] ? false : undefined,
     quiet: values.quiet === true,
@@ -165,14 +172,9 @@ async function score(args: string[]): Promise<number> {
 
 async function serve(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
+    ...SCORING_OPTIONS,
     host: { type: 'string' },
     port: { type: 'string' },
-    model: { type: 'string' },
-    backend: { type: 'string' },
-    'default-task': { type: 'string' },
-    'accuracy-weight': { type: 'string' },
-    'format-weight': { type: 'string' },
-    'think-prefilled': { type: 'boolean' },
     'on-error': { type: 'string' },
     'body-limit': { type: 'string' },
     'batch-window': { type: 'string' },
@@ -189,11 +191,7 @@ async function serve(args: string[]): Promise<number> {
   const opts = {
     host: (values.host as string | undefined) ?? '127.0.0.1',
     port: intOption(values.port, 'port', 0, 65535) ?? 8000,
-    model: values.model as string | undefined,
-    backend: backendOption(values.backend),
-    defaultTask: taskOption(values['default-task']),
-    weights: weights(values),
-    thinkPrefilled: values['think-prefilled'] === true,
+    ...scoringOptions(values),
     onError: onError as 'throw' | 'zero' | undefined,
     bodyLimit: bytesOption(values['body-limit'], 'body-limit'),
     batchWindowMs: intOption(values['batch-window'], 'batch-window', 0, 1000),
