@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { ModelLoadError, InvalidArgumentError } from '../lib/errors.js';
 import { readSafetensorsHeader, readTensorF32 } from '../lib/embeddings/safetensors.js';
 import { loadPretrained } from '../lib/embeddings/pretrained.js';
-import { loadDefaultTable, loadDefaultTableSync, decodeWordTable } from '../lib/embeddings/defaultTable.js';
+import { loadDefaultTableSync, decodeWordTable } from '../lib/embeddings/defaultTable.js';
 import { WordTokenizer, UNK_ID } from '../lib/embeddings/wordTokenizer.js';
 import { EmbeddingTable } from '../lib/embeddings/table.js';
 import { bmas } from '../lib/kernels/bmas.js';
@@ -517,7 +517,7 @@ function bmas64(table: EmbeddingTable, a: string, b: string): number {
 }
 
 test('default table: loads offline, 50,000 words + <unk>, rows normalised', async () => {
-  const table = await loadDefaultTable();
+  const table = loadDefaultTableSync();
   assert.is(table.vocabSize, 50001);
   assert.is(table.dim, 100);
   assert.equal(Array.from(table.normalized.subarray(0, 100)), new Array(100).fill(0));
@@ -536,7 +536,7 @@ test('default table: loads offline, 50,000 words + <unk>, rows normalised', asyn
 });
 
 test('default table: word tokenizer splits like the GloVe corpus', async () => {
-  const tok = (await loadDefaultTable()).tokenizer as WordTokenizer;
+  const tok = (await EmbeddingTable.default()).tokenizer as WordTokenizer;
   assert.equal(tok.tokens("Don't stop: it's a WELL-KNOWN café, isn't it?!"), [
     'do', 'not', 'stop', ':', 'it', "'s", 'a', 'well-known', 'café', ',', 'is', 'not', 'it', '?', '!',
   ]);
@@ -548,7 +548,7 @@ test('default table: word tokenizer splits like the GloVe corpus', async () => {
 });
 
 test('default table: the tokenizer never throws and stays linear on junk', async () => {
-  const table = await loadDefaultTable();
+  const table = await EmbeddingTable.default();
   fc.assert(
     fc.property(fc.string({ unit: 'binary', maxLength: 200 }), (s) => {
       const ids = table.tokenize(s);

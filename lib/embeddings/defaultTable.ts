@@ -11,7 +11,7 @@ import { normalizeRowsInPlace } from './normalize.js';
 import { EmbeddingTable } from './table.js';
 import { WordTokenizer } from './wordTokenizer.js';
 
-export const DEFAULT_TABLE_FILE = 'glove-100d-50k.bin';
+const DEFAULT_TABLE_FILE = 'glove-100d-50k.bin';
 const MAGIC = 'MRWEMB01';
 const HEADER_BYTES = 24;
 
@@ -51,40 +51,16 @@ export function decodeWordTable(buf: Uint8Array, file = DEFAULT_TABLE_FILE): Dec
   return { words, rows, dim, values };
 }
 
-function defaultTableFile(): string {
-  return path.join(packageRoot, 'data', DEFAULT_TABLE_FILE);
-}
-
-function tableFrom(buf: Uint8Array, file: string): EmbeddingTable {
-  const { words, rows, dim, values } = decodeWordTable(buf, file);
-  normalizeRowsInPlace(values, rows, dim);
-  return EmbeddingTable.fromNormalized(values, rows, dim, { tokenizer: new WordTokenizer(words), name: 'default (GloVe 6B 100d, 50k words)' });
-}
-
-function missing(err: unknown, file: string): never {
-  throw new ModelLoadError(`the default embedding table cannot be read: ${(err as Error).message} (${file})`);
-}
-
 /** Reads, dequantises and normalises the shipped table (EmbeddingTable memoises it). ~5.6 MB. */
 export function loadDefaultTableSync(): EmbeddingTable {
-  const file = defaultTableFile();
+  const file = path.join(packageRoot, 'data', DEFAULT_TABLE_FILE);
   let buf: Buffer;
   try {
     buf = fs.readFileSync(file);
   } catch (err) {
-    missing(err, file);
+    throw new ModelLoadError(`the default embedding table cannot be read: ${(err as Error).message} (${file})`);
   }
-  return tableFrom(buf, file);
-}
-
-/** As loadDefaultTableSync, reading the file without blocking the event loop. */
-export async function loadDefaultTable(): Promise<EmbeddingTable> {
-  const file = defaultTableFile();
-  let buf: Buffer;
-  try {
-    buf = await fs.promises.readFile(file);
-  } catch (err) {
-    missing(err, file);
-  }
-  return tableFrom(buf, file);
+  const { words, rows, dim, values } = decodeWordTable(buf, file);
+  normalizeRowsInPlace(values, rows, dim);
+  return EmbeddingTable.fromNormalized(values, rows, dim, { tokenizer: new WordTokenizer(words), name: 'default (GloVe 6B 100d, 50k words)' });
 }
