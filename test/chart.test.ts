@@ -1,7 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { chartReward, chartText, parseChartNumber } from '../lib/rewards/chart.js';
+import { chartReward, chartText } from '../lib/rewards/chart.js';
+import { parseChartNumber } from '../lib/text/normalize.js';
 import { InvalidArgumentError, ValueRangeError } from '../lib/errors.js';
 
 // ---------------------------------------------------------------- number parsing

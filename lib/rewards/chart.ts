@@ -4,9 +4,7 @@
  */
 import { InvalidArgumentError, ValueRangeError } from '../errors.js';
 import { describe, extractAnswer } from '../text/extractAnswer.js';
-import { parseChartNumber } from '../text/normalize.js';
-
-export { parseChartNumber };
+import { collapseWhitespace, parseChartNumber } from '../text/normalize.js';
 
 export interface ChartOptions {
   /** Relative tolerance, default 0.05 (ChartQA's 5%). Must be finite and >= 0. */
@@ -17,7 +15,7 @@ export const DEFAULT_CHART_TOLERANCE = 0.05;
 
 /** Text comparison form: lower-case, white space collapsed, one trailing period removed. */
 export function chartText(s: string): string {
-  let t = s.toLowerCase().replace(/\s+/g, ' ').trim();
+  let t = collapseWhitespace(s.toLowerCase());
   if (t.endsWith('.')) t = t.slice(0, -1).trimEnd();
   return t;
 }
