@@ -9,10 +9,10 @@ import { TASKS } from '../types.js';
 
 export const DEFAULT_TASK: Task = 'matching';
 
-export const RESPONSE_KEYS = ['response', 'completion', 'output'] as const;
-export const ANSWER_KEYS = ['answer', 'solution', 'ground_truth', 'label'] as const;
-export const CHOICE_KEYS = ['choices', 'options'] as const;
-export const TASK_KEYS = ['task', 'task_type'] as const;
+const RESPONSE_KEYS = ['response', 'completion', 'output'] as const;
+const ANSWER_KEYS = ['answer', 'solution', 'ground_truth', 'label'] as const;
+const CHOICE_KEYS = ['choices', 'options'] as const;
+const TASK_KEYS = ['task', 'task_type'] as const;
 
 export type RecordResult =
   | { ok: true; sample: Sample }
@@ -65,42 +65,58 @@ function idOf(rec: Record<string, unknown>): string | number | undefined {
 }
 
 /**
- * Maps a parsed record to a sample. Field-level problems that `mixedReward` cannot see through
- * the aliases (no response field, no answer field, an unknown task name) are reported here;
- * type problems of the answer are left to `mixedReward`, which names them.
+ * Task, response (unless the caller has it) and answer of a record, aliases resolved. Only what
+ * `mixedReward` cannot see through the aliases (no response field, no answer field, an unknown
+ * task name) is reported here; the types of the answer and the choices are left to
+ * `mixedReward`, which names them.
  */
+export function fieldsToSample(r: Record<string, unknown>, defaultTask: Task, knownResponse?: string): RecordResult {
+  const taskField = pick(r, TASK_KEYS);
+  let task: Task | undefined = defaultTask;
+  if (taskField && taskField.value !== null) {
+    task = parseTask(taskField.value);
+    if (!task) return { ok: false, error: `unknown task ${JSON.stringify(taskField.value)} (expected one of ${TASKS.join(', ')})` };
+  }
+  let response = knownResponse;
+  if (response === undefined) {
+    const resp = pick(r, RESPONSE_KEYS);
+    if (!resp) return { ok: false, task, error: `missing response (expected one of the fields ${RESPONSE_KEYS.join(', ')})` };
+    response = responseText(resp.value);
+    if (response === undefined) return { ok: false, task, error: `${resp.key} must be a string or a list of chat messages` };
+  }
+  const ans = pick(r, ANSWER_KEYS);
+  if (!ans || ans.value === null) {
+    return { ok: false, task, error: `missing answer (expected one of the fields ${ANSWER_KEYS.join(', ')})` };
+  }
+  const sample: Sample = { task, response, answer: ans.value as Sample['answer'] };
+  const ch = pick(r, CHOICE_KEYS);
+  if (ch && ch.value !== null) sample.choices = ch.value as string[];
+  return { ok: true, sample };
+}
+
+/** Maps a parsed record (a JSONL line, a `POST /score` sample) to a sample. */
 export function recordToSample(rec: unknown, defaultTask: Task = DEFAULT_TASK): RecordResult {
   if (rec === null || typeof rec !== 'object' || Array.isArray(rec)) {
     return { ok: false, error: `expected a JSON object, got ${rec === null ? 'null' : Array.isArray(rec) ? 'an array' : typeof rec}` };
   }
   const r = rec as Record<string, unknown>;
+  const res = fieldsToSample(r, defaultTask);
   const id = idOf(r);
-  const taskField = pick(r, TASK_KEYS);
-  let task: Task | undefined = defaultTask;
-  if (taskField && taskField.value !== null) {
-    task = parseTask(taskField.value);
-    if (!task) {
-      return { ok: false, id, error: `unknown task ${JSON.stringify(taskField.value)} (expected one of ${TASKS.join(', ')})` };
-    }
+  if (id !== undefined) {
+    if (res.ok) res.sample.id = id;
+    else res.id = id;
   }
-  const resp = pick(r, RESPONSE_KEYS);
-  if (!resp) return { ok: false, id, task, error: `missing response (expected one of the fields ${RESPONSE_KEYS.join(', ')})` };
-  const response = responseText(resp.value);
-  if (response === undefined) {
-    return { ok: false, id, task, error: `${resp.key} must be a string or a list of chat messages` };
-  }
-  const ans = pick(r, ANSWER_KEYS);
-  if (!ans || ans.value === null) {
-    return { ok: false, id, task, error: `missing answer (expected one of the fields ${ANSWER_KEYS.join(', ')})` };
-  }
-  const sample: Sample = { task, response, answer: ans.value as Sample['answer'] };
-  const ch = pick(r, CHOICE_KEYS);
-  if (ch && ch.value !== null) {
-    if (!Array.isArray(ch.value) || !ch.value.every((c) => typeof c === 'string')) {
-      return { ok: false, id, task, error: `${ch.key} must be an array of strings` };
-    }
-    sample.choices = ch.value as string[];
-  }
-  if (id !== undefined) sample.id = id;
-  return { ok: true, sample };
+  return res;
+}
+
+/** Whether `r` names a task or an answer under any alias. */
+export function hasTaskOrAnswer(r: Record<string, unknown>): boolean {
+  return pick(r, TASK_KEYS) !== undefined || pick(r, ANSWER_KEYS) !== undefined;
+}
+
+/** `mixedReward` names a sample by its index in its own batch; callers replace it with theirs. */
+export function stripIndex(error: string): string {
+  if (!error.startsWith('samples[')) return error;
+  const close = error.indexOf('] ');
+  return close < 0 ? error : error.slice(close + 2);
 }

@@ -6,8 +6,7 @@
  */
 import type { Sample } from '../rewards/mixed.js';
 import type { Task } from '../types.js';
-import { ANSWER_KEYS, CHOICE_KEYS, TASK_KEYS, parseTask } from '../cli/records.js';
-import { TASKS } from '../types.js';
+import { fieldsToSample, hasTaskOrAnswer } from '../cli/records.js';
 
 /** Tokens that end a turn or pad a sequence in common chat templates (Qwen, Llama 2/3, Phi, …). */
 export const END_TOKENS: readonly string[] = ['<|im_end|>', '<|endoftext|>', '</s>', '<|eot_id|>', '<|end|>', '<pad>', '<|end_of_text|>', '<|pad|>'];
@@ -102,11 +101,6 @@ export function responseFromQuery(query: string, prompt?: string | null): string
 
 export class LabelError extends Error {}
 
-function pickKey(obj: Record<string, unknown>, keys: readonly string[]): unknown {
-  for (const k of keys) if (Object.prototype.hasOwnProperty.call(obj, k) && obj[k] !== undefined) return obj[k];
-  return undefined;
-}
-
 /**
  * A label is a JSON string `{"task", "answer", "choices"?}` (an object is accepted as is), or a
  * plain answer for the default task: any string that is not a JSON object, a number, or a list
@@ -132,23 +126,8 @@ export function labelToSample(label: unknown, response: string, defaultTask: Tas
   const obj = value as Record<string, unknown>;
   // A JSON string with neither a task nor an answer key is itself an answer (a Qwen2.5-VL
   // `{"bbox_2d": [...]}` box, say).
-  if (typeof label === 'string' && pickKey(obj, TASK_KEYS) === undefined && pickKey(obj, ANSWER_KEYS) === undefined) {
-    return { task: defaultTask, response, answer: label };
-  }
-  const taskValue = pickKey(obj, TASK_KEYS);
-  let task: Task = defaultTask;
-  if (taskValue !== undefined && taskValue !== null) {
-    const t = parseTask(taskValue);
-    if (!t) throw new LabelError(`has unknown task ${JSON.stringify(taskValue)} (expected one of ${TASKS.join(', ')})`);
-    task = t;
-  }
-  const answer = pickKey(obj, ANSWER_KEYS);
-  if (answer === undefined || answer === null) throw new LabelError(`has no "answer" (expected one of ${ANSWER_KEYS.join(', ')})`);
-  const sample: Sample = { task, response, answer: answer as Sample['answer'] };
-  const choices = pickKey(obj, CHOICE_KEYS);
-  if (choices !== undefined && choices !== null) {
-    if (!Array.isArray(choices) || !choices.every((c) => typeof c === 'string')) throw new LabelError('has "choices" that are not an array of strings');
-    sample.choices = choices as string[];
-  }
-  return sample;
+  if (typeof label === 'string' && !hasTaskOrAnswer(obj)) return { task: defaultTask, response, answer: label };
+  const r = fieldsToSample(obj, defaultTask, response);
+  if (!r.ok) throw new LabelError(r.error);
+  return r.sample;
 }
