@@ -13,7 +13,7 @@ import { extractAnswer } from '../text/extractAnswer.js';
 import { parseBoxes } from '../boxes/parseBoxes.js';
 import type { BackendName, Task } from '../types.js';
 import { readLines, type LineProgress } from './lines.js';
-import { recordToSample } from './records.js';
+import { recordToSample, stripIndex } from './records.js';
 import { Summary } from './summary.js';
 
 export interface ScoreOptions {
@@ -50,13 +50,6 @@ interface OutputLine {
   accuracy: number;
   format: number;
   error?: string;
-}
-
-/** `mixedReward` names a sample by its index in the batch; the line number replaces it. */
-function stripIndex(error: string): string {
-  if (!error.startsWith('samples[')) return error;
-  const close = error.indexOf('] ');
-  return close < 0 ? error : error.slice(close + 2);
 }
 
 /** The response gave nothing to compare: an empty extracted answer, or no box where boxes are due. */

@@ -12,7 +12,7 @@ import { backends, resolveBackend } from '../backend/select.js';
 import { packageRoot } from '../backend/packageRoot.js';
 import { mixedReward, type Result, type Sample } from '../rewards/mixed.js';
 import type { BackendName, Task } from '../types.js';
-import { DEFAULT_TASK, recordToSample } from '../cli/records.js';
+import { DEFAULT_TASK, recordToSample, stripIndex } from '../cli/records.js';
 import { MicroBatcher } from './batcher.js';
 import { LabelError, labelToSample, responseFromQuery } from './openrlhf.js';
 
@@ -78,13 +78,6 @@ function stringArray(body: Record<string, unknown>, field: string, required: boo
     if (typeof v[i] !== 'string') throw bad(`${field}[${i}] must be a string (got ${describe(v[i])})`);
   }
   return v as string[];
-}
-
-/** `mixedReward` names a sample by its index in the merged batch; the request's own index replaces it. */
-function stripIndex(error: string): string {
-  if (!error.startsWith('samples[')) return error;
-  const close = error.indexOf('] ');
-  return close < 0 ? error : error.slice(close + 2);
 }
 
 function readVersion(): string {
