@@ -69,7 +69,7 @@ function readChoices(opts: MatchingOptions | undefined): string[] | undefined {
 // `[^{}]*` stops at the next brace, so each match attempt scans at most to the next brace: linear.
 const LATEX_TEXT = /\\(?:text|textbf|textit|textrm|texttt|mathrm|mathbf|mathit|mbox)\{([^{}]*)\}/g;
 
-export function unwrapLatexText(s: string): string {
+function unwrapLatexText(s: string): string {
   return s.includes('\\') ? s.replace(LATEX_TEXT, '$1') : s;
 }
 
@@ -99,7 +99,7 @@ export function predictYesNo(na: string, pair: Pair): string | null {
 }
 
 /** `needle` occurs in `hay` not inside a longer run of letters/digits (at ends made of such chars). */
-export function hasWholeWord(hay: string, needle: string): boolean {
+function hasWholeWord(hay: string, needle: string): boolean {
   if (needle.length === 0) return false;
   const checkStart = isWordCharAt(needle, 0);
   const checkEnd = isWordCharBefore(needle, needle.length);
@@ -121,9 +121,7 @@ function answerLetter(nref: string): string | null {
 }
 
 function isAsciiLetterString(s: string): boolean {
-  if (s.length !== 1) return false;
-  const c = s.charCodeAt(0) | 0x20;
-  return c >= 0x61 && c <= 0x7a;
+  return s.length === 1 && isAsciiLetterCode(s.charCodeAt(0));
 }
 
 function isUpper(c: number): boolean {
