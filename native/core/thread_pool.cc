@@ -1,6 +1,8 @@
 #include "thread_pool.h"
 
+#include <algorithm>
 #include <atomic>
+#include <cstddef>
 #include <condition_variable>
 #include <cstdlib>
 #include <deque>
@@ -19,6 +21,7 @@ struct Job {
   std::size_t n;
   std::atomic<std::size_t> next{0};
   std::atomic<std::size_t> done{0};
+  std::atomic<std::ptrdiff_t> seats{0};  // workers that may still join (the caller needs none)
   std::mutex m;
   std::condition_variable cv;
   std::exception_ptr error;
@@ -44,22 +47,25 @@ struct Job {
 
 class Pool {
  public:
-  explicit Pool(std::size_t threads) : threads_(threads) {
+  explicit Pool(std::size_t threads) : threads_(threads), limit_(threads) {
     for (std::size_t t = 1; t < threads; ++t) std::thread([this] { loop(); }).detach();
   }
 
-  std::size_t threads() const { return threads_; }
+  std::size_t threads() const { return limit_.load(std::memory_order_relaxed); }
+  void limit(std::size_t n) { limit_.store(n < 1 ? 1 : n > threads_ ? threads_ : n, std::memory_order_relaxed); }
 
   void run(std::size_t n, const std::function<void(std::size_t)>& fn) {
+    const std::size_t helpers = std::min(n, threads()) - 1;
     auto job = std::make_shared<Job>();
     job->fn = &fn;
     job->n = n;
+    job->seats.store(static_cast<std::ptrdiff_t>(helpers), std::memory_order_relaxed);
     {
       std::lock_guard<std::mutex> lock(m_);
       queue_.push_back(job);
     }
-    if (n - 1 >= threads_ - 1) cv_.notify_all();
-    else for (std::size_t i = 0; i + 1 < n; ++i) cv_.notify_one();
+    if (helpers >= threads_ - 1) cv_.notify_all();
+    else for (std::size_t i = 0; i < helpers; ++i) cv_.notify_one();
     job->work();
     retire(job);
     {
@@ -88,13 +94,15 @@ class Pool {
         cv_.wait(lock, [&] { return !queue_.empty(); });
         job = queue_.front();
       }
-      job->work();
+      // No seat left: the job already has all the threads it asked for.
+      if (job->seats.fetch_sub(1, std::memory_order_relaxed) > 0) job->work();
       // All items are taken: drop it from the queue so idle workers sleep instead of spinning.
       retire(job);
     }
   }
 
   const std::size_t threads_;
+  std::atomic<std::size_t> limit_;
   std::mutex m_;
   std::condition_variable cv_;
   std::deque<std::shared_ptr<Job>> queue_;
@@ -119,6 +127,8 @@ Pool& pool() {
 }  // namespace
 
 std::size_t pool_threads() { return pool().threads(); }
+
+void set_pool_threads(std::size_t n) { pool().limit(n); }
 
 void parallel_for(std::size_t n, const std::function<void(std::size_t)>& fn) {
   if (n == 0) return;

@@ -10,8 +10,13 @@
 namespace mr {
 
 // Total threads a parallel_for may use (workers + the calling thread); from MIXED_REWARD_THREADS
-// when set to a positive integer, else std::thread::hardware_concurrency().
+// when set to a positive integer, else std::thread::hardware_concurrency(), unless lowered by
+// set_pool_threads.
 std::size_t pool_threads();
+
+// Caps later parallel_for calls at n threads (clamped to [1, the pool's size]; 1 runs everything
+// on the caller). For benchmarks and for tests that compare one thread with many.
+void set_pool_threads(std::size_t n);
 
 // Calls fn(i) for every i in [0, n), spread over the pool; returns when all are done. The
 // first exception thrown by fn is rethrown here after the other items finished.

@@ -19,7 +19,7 @@
 
 #include "bmas_plan.h"
 #include "cuda_core.h"
-#include "host_pool.h"
+#include "../core/thread_pool.h"
 
 namespace mrcuda {
 
@@ -673,11 +673,11 @@ Result bmasRun(DeviceTable* t, const BmasInput& in, float* out, float* kernelMs,
   const size_t oU = put(plan.uIds.data(), plan.uIds.size() * sizeof(int32_t), szU);
   const size_t oMask = put(plan.uMask.data(), plan.uMask.size() * sizeof(uint32_t), szU);
   const size_t oD = put(plan.dIds.data(), plan.dIds.size() * sizeof(int32_t), szD);
-  auto copyPiece = [&](int k) {
+  auto copyPiece = [&](std::size_t k) {
     if (pieces[k].bytes) std::memcpy(t->hIn + pieces[k].at, pieces[k].src, pieces[k].bytes);
   };
   // Row ids and masks are most of the bytes (1 MB for the GRPO batch): copy the pieces side by side.
-  if (inBytes >= (256u << 10)) HostPool::get().run(nPieces, copyPiece);
+  if (inBytes >= (256u << 10)) mr::parallel_for(nPieces, copyPiece);
   else
     for (int k = 0; k < nPieces; k++) copyPiece(k);
 

@@ -6,7 +6,7 @@
 #include <limits>
 #include <string>
 
-#include "host_pool.h"
+#include "../core/thread_pool.h"
 
 namespace mrcuda {
 
@@ -308,8 +308,7 @@ void planBmas(const BmasInput& in, int vocabSize, int blockRows, BmasPlan& p) {
   for (int32_t g = nRefs; g > 0; g--) start[g] = start[g - 1];
   start[0] = 0;
 
-  HostPool& pool = HostPool::get();
-  const int threads = pool.threads();
+  const int threads = static_cast<int>(mr::pool_threads());
   const std::size_t work = in.respIdsLen + in.refIdsLen;
   if (threads <= 1 || nRefs <= 1 || work < kParallelTokens) {
     planRefs(in, 0, nRefs, start.data(), order.data(), blockRows, p, p.pairUnit.data(), p.pairLocal.data(), p.respSlot.data());
@@ -333,7 +332,7 @@ void planBmas(const BmasInput& in, int vocabSize, int blockRows, BmasPlan& p) {
   }
   const int nParts = static_cast<int>(cuts.size()) - 1;
   if (p.parts.size() < static_cast<std::size_t>(nParts)) p.parts.resize(nParts);
-  pool.run(nParts, [&](int k) {
+  mr::parallel_for(nParts, [&](std::size_t k) {
     planRefs(in, cuts[k], cuts[k + 1], start.data(), order.data(), blockRows, p.parts[k], p.pairUnit.data(), p.pairLocal.data(), p.respSlot.data());
   });
 
@@ -354,7 +353,7 @@ void planBmas(const BmasInput& in, int vocabSize, int blockRows, BmasPlan& p) {
   p.units.resize(all.unit); p.unitRefWeight.resize(all.unit);
   p.blocks.resize(all.block);
   p.colTotal = all.col;
-  pool.run(nParts, [&](int k) {
+  mr::parallel_for(nParts, [&](std::size_t k) {
     const BmasPlanArrays& a = p.parts[k];
     const Base& b = base[k];
     copyInto(p.uIds, b.u, a.uIds);
@@ -382,16 +381,15 @@ void planBmas(const BmasInput& in, int vocabSize, int blockRows, BmasPlan& p) {
 
 void finishBmas(const BmasPlan& p, const BmasInput& in, const float* rowMax, const float* colMax, float* out) {
   const int32_t n = static_cast<int32_t>(in.respOffsetsLen - 1);
-  HostPool& pool = HostPool::get();
-  const int threads = pool.threads();
+  const int threads = static_cast<int>(mr::pool_threads());
   if (threads <= 1 || in.respIdsLen < kParallelTokens || n < 64) {
     finishPairs(p, in, rowMax, colMax, out, 0, n);
     return;
   }
   const int32_t chunks = std::min<int32_t>(2 * threads, n / 32);
-  pool.run(chunks, [&](int c) {
-    finishPairs(p, in, rowMax, colMax, out, static_cast<int32_t>(static_cast<int64_t>(n) * c / chunks),
-                static_cast<int32_t>(static_cast<int64_t>(n) * (c + 1) / chunks));
+  mr::parallel_for(chunks, [&](std::size_t k) {
+    const int64_t c = static_cast<int64_t>(k);
+    finishPairs(p, in, rowMax, colMax, out, static_cast<int32_t>(n * c / chunks), static_cast<int32_t>(n * (c + 1) / chunks));
   });
 }
 

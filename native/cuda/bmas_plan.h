@@ -50,12 +50,12 @@ struct BmasPlan : BmasPlanArrays {
 };
 
 // `in` must have passed validateBmas. `blockRows` is the kernels' rows per thread block. Large
-// batches are planned on the host thread pool (host_pool.h), one run of references per task; the
-// plan is the same, byte for byte, as on one thread.
+// batches are planned on the core thread pool (native/core/thread_pool.h), one run of references
+// per task; the plan is the same, byte for byte, as on one thread.
 void planBmas(const BmasInput& in, int vocabSize, int blockRows, BmasPlan& plan);
 
 // Fills out[3N] from the row maxima (one per uIds entry) and per-pair column maxima; pairs of
-// large batches are split over the host thread pool (each pair's sums in the same order).
+// large batches are split over the core thread pool (each pair's sums in the same order).
 void finishBmas(const BmasPlan& plan, const BmasInput& in, const float* rowMax, const float* colMax, float* out);
 
 }  // namespace mrcuda

@@ -20,7 +20,7 @@
 
 #include "bmas_plan.h"
 #include "cuda_core.h"
-#include "host_pool.h"
+#include "../core/thread_pool.h"
 
 using namespace mrcuda;
 
@@ -243,8 +243,7 @@ bool samePlan(const BmasPlan& a, const BmasPlan& b, const BmasInput& in) {
 // Many random references, big enough for the thread pool: the plan and the scores must be the
 // same bytes as on one thread (the serial plan is the one checked against float64 above).
 void testParallelPlan() {
-  HostPool& pool = HostPool::get();
-  const int threads = pool.threads();
+  const int threads = static_cast<int>(mr::pool_threads());
   if (threads < 2) {
     std::printf("parallel-plan: skipped (one host thread)\n");
     return;
@@ -275,9 +274,9 @@ void testParallelPlan() {
     const BmasInput in = job.input();
     EXPECT(validateBmas(in, vocab).ok(), "parallel-plan trial %d: validate", trial);
     BmasPlan one, many;
-    pool.setThreads(1);
+    mr::set_pool_threads(1);
     planBmas(in, vocab, 128, one);
-    pool.setThreads(threads);
+    mr::set_pool_threads(threads);
     planBmas(in, vocab, 128, many);
     planBmas(in, vocab, 128, many);  // reused plan: stale scratch must not leak in
     EXPECT(samePlan(one, many, in), "parallel-plan trial %d: plan differs from the one-thread plan", trial);
@@ -285,9 +284,9 @@ void testParallelPlan() {
     for (auto& x : rowMax) x = static_cast<float>(rng.uniform() * 2 - 1);
     for (auto& x : colMax) x = static_cast<float>(rng.uniform() * 2 - 1);
     std::vector<float> outOne(in.outLen, NAN), outMany(in.outLen, NAN);
-    pool.setThreads(1);
+    mr::set_pool_threads(1);
     finishBmas(one, in, rowMax.data(), colMax.data(), outOne.data());
-    pool.setThreads(threads);
+    mr::set_pool_threads(threads);
     finishBmas(many, in, rowMax.data(), colMax.data(), outMany.data());
     EXPECT(std::memcmp(outOne.data(), outMany.data(), outOne.size() * sizeof(float)) == 0, "parallel-plan trial %d: scores differ", trial);
     checked++;
@@ -496,8 +495,7 @@ double timeMs(F&& f) {
 // and with vocabulary weights: where the host time of bmasRun goes, measurable anywhere.
 void cpuBench(int reps) {
   Job job = grpoJob();
-  HostPool& pool = HostPool::get();
-  const int threads = pool.threads();
+  const int threads = static_cast<int>(mr::pool_threads());
   for (int weighted = 0; weighted < 2; weighted++) {
     if (weighted) {
       job.weights.resize(kV);
@@ -505,7 +503,7 @@ void cpuBench(int reps) {
     }
     const BmasInput in = job.input();
     for (int nt : {1, threads}) {
-      pool.setThreads(nt);
+      mr::set_pool_threads(nt);
       BmasPlan plan;
       std::vector<float> rowMax, colMax, out(in.outLen);
       std::vector<double> tv, tp, tf;
@@ -532,7 +530,7 @@ void cpuBench(int reps) {
       if (threads == 1) break;
     }
   }
-  pool.setThreads(threads);
+  mr::set_pool_threads(threads);
 }
 
 int bench(const char* idsPath, const char* scoresPath, int reps) {
@@ -624,7 +622,7 @@ int bench(const char* idsPath, const char* scoresPath, int reps) {
     std::printf("RESULT cuda %-19s phases (medians, ms): validate %.3f | plan %.3f | stage+H2D enqueue %.3f | launch %.3f | "
                 "wait %.3f (kernel %.3f + D2H %.3f by events) | finish %.3f; %d host threads\n",
                 name, median(validate), median(phPlan), median(phStage), median(phLaunch), median(phWait), median(phKernel), median(phD2h),
-                median(phFinish), HostPool::get().threads());
+                median(phFinish), static_cast<int>(mr::pool_threads()));
     EXPECT(finite && (precision ? err <= 2e-2 : err <= 1e-4), "bench %s error %.3g", name, err);
     EXPECT(batchVsSub <= 1e-6, "bench %s: batch vs single prompt differ by %.3g", name, batchVsSub);
     if (mode == 0) scoresExact = out;
@@ -632,9 +630,8 @@ int bench(const char* idsPath, const char* scoresPath, int reps) {
   unsetenv("MIXED_REWARD_CUDA_EXACT");
   {
     // The host thread pool's share: the default exact call on one host thread.
-    HostPool& pool = HostPool::get();
-    const int threads = pool.threads();
-    pool.setThreads(1);
+    const int threads = static_cast<int>(mr::pool_threads());
+    mr::set_pool_threads(1);
     job.precision = 0;
     BmasInput in = job.input();
     std::vector<float> out(in.outLen);
@@ -644,7 +641,7 @@ int bench(const char* idsPath, const char* scoresPath, int reps) {
       const double c = timeMs([&] { r = bmasRun(t, in, out.data(), &ms); });
       if (it >= 3) call.push_back(c);
     }
-    pool.setThreads(threads);
+    mr::set_pool_threads(threads);
     EXPECT(r.ok() && std::memcmp(out.data(), scoresExact.data(), out.size() * sizeof(float)) == 0, "bench: one host thread gives other scores");
     std::printf("RESULT cuda exact (split-bf16)  bmasRun call median %.3f ms on 1 host thread (vs %d above)\n", median(call), threads);
   }

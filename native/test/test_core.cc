@@ -411,6 +411,20 @@ void test_pool() {
     thrown = true;
   }
   CHECK(thrown, "exception from an item reaches the caller");
+  // A cap of 1 runs every item on the caller; lifting it restores the pool's size.
+  const std::size_t full = mr::pool_threads();
+  mr::set_pool_threads(1);
+  const std::thread::id me = std::this_thread::get_id();
+  std::atomic<int> elsewhere{0};
+  mr::parallel_for(200, [&](std::size_t) { elsewhere += std::this_thread::get_id() != me; });
+  CHECK(mr::pool_threads() == 1 && elsewhere == 0, "capped pool ran %d items on other threads", elsewhere.load());
+  mr::set_pool_threads(full + 1000);
+  CHECK(mr::pool_threads() == full, "uncapped pool has %zu threads, expected %zu", mr::pool_threads(), full);
+  std::atomic<long> capped{0};
+  mr::set_pool_threads(2);
+  mr::parallel_for(1000, [&](std::size_t i) { capped += long(i); });
+  mr::set_pool_threads(full);
+  CHECK(capped == 999L * 1000 / 2, "parallel_for sum under a cap of 2: %ld", capped.load());
 }
 
 }  // namespace
