@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { packageRoot } from '../backend/packageRoot.js';
 import type { BackendName, Task } from '../types.js';
 import { parseTask } from './records.js';
+import { packageVersion } from './version.js';
 
 class UsageError extends Error {}
 
@@ -71,11 +72,6 @@ Options:
       --batch-window MS      wait this long to merge concurrent requests (default 2)
       --log                  log every request (JSON lines on stdout)
 `;
-
-function readVersion(): string {
-  const pkg = JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version?: string };
-  return pkg.version ?? 'unknown';
-}
 
 function parse(args: string[], options: ParseArgsConfig['options']): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
   try {
@@ -234,7 +230,7 @@ async function main(argv: string[]): Promise<number> {
     case '--version':
     case '-v':
     case '-V':
-      process.stdout.write(`${readVersion()}\n`);
+      process.stdout.write(`${packageVersion()}\n`);
       return 0;
     case undefined:
       process.stderr.write(MAIN_HELP);

@@ -4,15 +4,13 @@
  * every sample of every request goes through one micro-batcher.
  */
 import { STATUS_CODES } from 'node:http';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { fastify, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { EmbeddingTable } from '../embeddings/table.js';
 import { backends, resolveBackend } from '../backend/select.js';
-import { packageRoot } from '../backend/packageRoot.js';
 import { mixedReward, type Result, type Sample } from '../rewards/mixed.js';
 import type { BackendName, Task } from '../types.js';
 import { DEFAULT_TASK, recordToSample, stripIndex } from '../cli/records.js';
+import { packageVersion } from '../cli/version.js';
 import { MicroBatcher } from './batcher.js';
 import { LabelError, labelToSample, responseFromQuery } from './openrlhf.js';
 
@@ -80,14 +78,6 @@ function stringArray(body: Record<string, unknown>, field: string, required: boo
   return v as string[];
 }
 
-function readVersion(): string {
-  try {
-    return (JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
-
 export async function createServer(opts: ServerOptions = {}): Promise<FastifyInstance> {
   const defaultTask = opts.defaultTask ?? DEFAULT_TASK;
   const onError = opts.onError ?? 'throw';
@@ -98,7 +88,7 @@ export async function createServer(opts: ServerOptions = {}): Promise<FastifyIns
   // Validate weights once here rather than failing every request.
   await mixedReward([], { weights: opts.weights, backend });
 
-  const version = readVersion();
+  const version = packageVersion();
   const started = Date.now();
   const batcher = new MicroBatcher<Sample, Result>(
     (samples) => mixedReward(samples, { weights: opts.weights, thinkPrefilled: opts.thinkPrefilled, table, backend, onError: 'zero' }),
