@@ -28,7 +28,7 @@ export interface PretrainedOptions {
 }
 
 /** Input-embedding tensor names used by real checkpoints, most specific first. */
-export const EMBEDDING_TENSOR_NAMES: readonly string[] = [
+const EMBEDDING_TENSOR_NAMES: readonly string[] = [
   'model.language_model.embed_tokens.weight', // Qwen2.5-VL / Qwen3-VL, transformers >= 4.52 layout
   'language_model.model.embed_tokens.weight', // LLaVA-style VLMs, InternVL with a Qwen/LLaMA LLM
   'model.embed_tokens.weight', // Qwen2/2.5/3, Qwen2.5-VL (old layout), LLaMA, Mistral

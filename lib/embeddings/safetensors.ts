@@ -22,10 +22,10 @@ const ITEM_SIZE: Readonly<Record<string, number>> = {
 };
 
 /** The dtypes that can be converted to f32 for an embedding table. */
-export const FLOAT_DTYPES: readonly string[] = ['F32', 'F16', 'BF16', 'F64'];
+const FLOAT_DTYPES: readonly string[] = ['F32', 'F16', 'BF16', 'F64'];
 
 /** The reference implementation's bound: a header above 100 MB is refused as hostile. */
-export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
+const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 
 /** 4 MiB per positioned read: large enough to stream at disk speed, small next to any real table. */
 const CHUNK_BYTES = 4 * 1024 * 1024;

@@ -14,7 +14,7 @@ const THINK_CLOSE = /<\/think>/gi;
  * by a closing tag with no other answer tag in between: `<answer>a<answer>b</answer>` holds `b` (the
  * nearer opening tag wins) and a stray `</answer>` closes nothing.
  */
-export function lastAnswerBlock(response: string): string | null {
+function lastAnswerBlock(response: string): string | null {
   let open = -1;
   let found: string | null = null;
   ANSWER_TAG.lastIndex = 0;

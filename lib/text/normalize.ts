@@ -103,7 +103,7 @@ function normalizeSign(ch: string): string {
  * Parses an unsigned decimal body (thousands separators allowed between groups of three digits,
  * exponent allowed). Returns null when it is not one, or when it overflows to a non-finite value.
  */
-export function parseDecimalBody(body: string): number | null {
+function parseDecimalBody(body: string): number | null {
   if (body.length === 0 || body.length > 4096 || !DECIMAL.test(body)) return null;
   const v = Number(body.replace(/,/g, ''));
   return Number.isFinite(v) ? v : null;
