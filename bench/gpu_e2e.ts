@@ -1,13 +1,12 @@
 /**
  * End-to-end timing of the GRPO batch through the public API on the CUDA backend (bench/gpu.sh
  * runs it on the GPU machine): `bmasBatch(table, pairs, { backend: 'cuda' })` from JS, against
- * the kernel time the addon measured with CUDA events. Same sizes and id law as the C++ bench.
+ * the kernel time the addon measured with CUDA events. The GRPO batch of bench/grpo.ts: the sizes
+ * and Zipf(1.1) id law of the C++ bench.
  */
 import { EmbeddingTable, bmasBatch, bmasBatchSync, backends } from '../lib/index.js';
 import { loadCudaAddon } from '../lib/backend/cudaAddon.js';
-import { rng } from './grpo.js';
-
-const V = 151936, D = 2048, PROMPTS = 64, PER = 8, M = 256, N = 128;
+import { GRPO_FULL, makeGrpoBatch, makeUnitTable } from './grpo.js';
 
 function median(v: number[]): number {
   const s = [...v].sort((a, b) => a - b);
@@ -21,41 +20,9 @@ async function main(): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  const next = rng(2505);
-  const data = new Float32Array(V * D);
-  for (let i = 0; i < data.length; i++) data[i] = next() - 0.5;
-  const table = EmbeddingTable.fromNormalized(data, V, D);
-  for (let v = 0; v < V; v++) {
-    let ss = 0;
-    for (let k = 0; k < D; k++) ss += data[v * D + k] ** 2;
-    const inv = 1 / Math.sqrt(ss);
-    for (let k = 0; k < D; k++) data[v * D + k] *= inv;
-  }
-  // Zipf(1.1) ranks mapped to shuffled ids.
-  const cdf = new Float64Array(V);
-  let acc = 0;
-  for (let k = 0; k < V; k++) cdf[k] = acc += Math.pow(k + 1, -1.1);
-  for (let k = 0; k < V; k++) cdf[k] /= acc;
-  const perm = Int32Array.from({ length: V }, (_, i) => i);
-  for (let k = V - 1; k > 0; k--) {
-    const j = Math.floor(next() * (k + 1));
-    [perm[k], perm[j]] = [perm[j], perm[k]];
-  }
-  const draw = (): number => {
-    const u = next();
-    let lo = 0, hi = V - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (cdf[mid] < u) lo = mid + 1;
-      else hi = mid;
-    }
-    return perm[lo];
-  };
-  const pairs: { response: Int32Array; reference: Int32Array }[] = [];
-  for (let g = 0; g < PROMPTS; g++) {
-    const reference = Int32Array.from({ length: N }, draw);
-    for (let r = 0; r < PER; r++) pairs.push({ response: Int32Array.from({ length: M }, draw), reference });
-  }
+  const { V, d, seed } = GRPO_FULL;
+  const table = EmbeddingTable.fromNormalized(makeUnitTable(V, d, seed), V, d);
+  const { pairs } = makeGrpoBatch(GRPO_FULL);
   const addon = loadCudaAddon().addon!;
   console.log(`device: ${String(cuda.kernel)}`);
   for (const precision of ['exact', 'fast'] as const) {
