@@ -77,7 +77,6 @@ async function drainOrFail(out: Writable): Promise<void> {
 
 export async function runScore(opts: ScoreOptions, stderr: NodeJS.WriteStream = process.stderr): Promise<void> {
   const batchSize = opts.batchSize ?? 256;
-  const defaultTask = opts.defaultTask ?? 'matching';
   const backend = resolveBackend(opts.backend);
 
   let table: EmbeddingTable | undefined;
@@ -176,7 +175,7 @@ export async function runScore(opts: ScoreOptions, stderr: NodeJS.WriteStream = 
         summary.addError(undefined);
         continue;
       }
-      const r = recordToSample(rec, defaultTask);
+      const r = recordToSample(rec, opts.defaultTask);
       if (!r.ok) {
         outLines[k] = errorLine(lineNo, r.error, r.task, r.id);
         report(lineNo, r.error);

@@ -41,12 +41,6 @@ export class Summary {
     t.errors++;
   }
 
-  get lines(): number {
-    let n = 0;
-    for (const t of this.byTask.values()) n += t.count;
-    return n;
-  }
-
   /** The table as text. Means are over scored lines (errors excluded). */
   render(): string {
     const header = ['task', 'lines', 'reward', 'accuracy', 'format', 'no answer', 'errors'];
