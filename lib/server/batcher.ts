@@ -51,13 +51,8 @@ export class MicroBatcher<S, R> {
       this.pending.push({ items, resolve, reject });
       this.pendingItems += items.length;
       if (this.pendingItems >= this.maxItems) this.flush();
-      else if (!this.timer) this.timer = setTimeout(() => this.onTimer(), this.windowMs);
+      else if (!this.timer) this.timer = setTimeout(() => this.flush(), this.windowMs);
     });
-  }
-
-  private onTimer(): void {
-    this.timer = undefined;
-    this.flush();
   }
 
   private flush(): void {
