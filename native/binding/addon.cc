@@ -19,31 +19,24 @@
 #include "../core/box_iou.h"
 #include "../core/isa.h"
 #include "../core/thread_pool.h"
+#include "napi_args.h"
 
 namespace {
 
-enum class ErrKind { InvalidArgument, ValueRange, TokenRange, Box, Native };
+using mrnapi::ErrKind;
+using mrnapi::describe_value;
+using mrnapi::fail;
+using mrnapi::make_error;
+using mrnapi::typed_arg;
+using mrnapi::typed_data;
+using mrnapi::typed_name;
 
 struct AddonData {
-  Napi::FunctionReference classes[5];
+  mrnapi::ErrorClasses errors;
   Napi::FunctionReference table_ctor;
 };
 
 AddonData* data_of(Napi::Env env) { return env.GetInstanceData<AddonData>(); }
-
-Napi::Value make_error(Napi::Env env, ErrKind kind, const std::string& msg) {
-  AddonData* d = data_of(env);
-  const int k = static_cast<int>(kind);
-  if (d && !d->classes[k].IsEmpty()) return d->classes[k].New({Napi::String::New(env, msg)});
-  // Before init(): plain built-in errors of the matching kind.
-  if (kind == ErrKind::InvalidArgument) return Napi::TypeError::New(env, msg).Value();
-  if (kind == ErrKind::Native) return Napi::Error::New(env, msg).Value();
-  return Napi::RangeError::New(env, msg).Value();
-}
-
-[[noreturn]] void fail(Napi::Env env, ErrKind kind, const std::string& msg) {
-  throw Napi::Error(env, make_error(env, kind, msg));
-}
 
 ErrKind kind_of(mr::Status s) {
   switch (s) {
@@ -57,50 +50,6 @@ ErrKind kind_of(mr::Status s) {
 }
 
 // ---- argument helpers ----
-
-const char* typed_name(napi_typedarray_type t) {
-  switch (t) {
-    case napi_int8_array: return "Int8Array";
-    case napi_uint8_array: return "Uint8Array";
-    case napi_uint8_clamped_array: return "Uint8ClampedArray";
-    case napi_int16_array: return "Int16Array";
-    case napi_uint16_array: return "Uint16Array";
-    case napi_int32_array: return "Int32Array";
-    case napi_uint32_array: return "Uint32Array";
-    case napi_float32_array: return "Float32Array";
-    case napi_float64_array: return "Float64Array";
-    case napi_bigint64_array: return "BigInt64Array";
-    case napi_biguint64_array: return "BigUint64Array";
-    default: return "TypedArray";
-  }
-}
-
-std::string describe_value(const Napi::Value& v) {
-  if (v.IsTypedArray()) return typed_name(v.As<Napi::TypedArray>().TypedArrayType());
-  if (v.IsNull()) return "null";
-  if (v.IsUndefined()) return "undefined";
-  if (v.IsArray()) return "an Array";
-  if (v.IsNumber()) return "a number";
-  if (v.IsString()) return "a string";
-  if (v.IsBoolean()) return "a boolean";
-  return "an object";
-}
-
-std::string with_article(const std::string& noun) {
-  return (noun.find_first_of("AEIOU") == 0 ? "an " : "a ") + noun;
-}
-
-Napi::TypedArray typed_arg(Napi::Env env, const Napi::Value& v, napi_typedarray_type want, const std::string& name) {
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != want) {
-    fail(env, ErrKind::InvalidArgument, name + " must be " + with_article(typed_name(want)) + " (got " + describe_value(v) + ")");
-  }
-  return v.As<Napi::TypedArray>();
-}
-
-template <class T>
-T* typed_data(const Napi::TypedArray& a) {
-  return reinterpret_cast<T*>(static_cast<std::uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset());
-}
 
 std::int64_t int_arg(Napi::Env env, const Napi::Value& v, const std::string& name, std::int64_t lo, std::int64_t hi) {
   if (!v.IsNumber()) fail(env, ErrKind::InvalidArgument, name + " must be a number (got " + describe_value(v) + ")");
@@ -428,20 +377,8 @@ Napi::Value IouAsync(const Napi::CallbackInfo& info) {
 // ---- module ----
 
 Napi::Value Init(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (!info[0].IsObject()) fail(env, ErrKind::InvalidArgument, "init() needs the error classes object");
-  Napi::Object classes = info[0].As<Napi::Object>();
-  static const char* const names[5] = {"InvalidArgumentError", "ValueRangeError", "TokenRangeError", "BoxError",
-                                       "NativeError"};
-  AddonData* d = data_of(env);
-  for (int k = 0; k < 5; ++k) {
-    Napi::Value c = classes.Get(names[k]);
-    if (!c.IsFunction()) {
-      throw Napi::TypeError::New(env, std::string("init(): classes.") + names[k] + " must be a class");
-    }
-    d->classes[k] = Napi::Persistent(c.As<Napi::Function>());
-  }
-  return env.Undefined();
+  mrnapi::init_error_classes(info.Env(), info[0]);
+  return info.Env().Undefined();
 }
 
 Napi::Value Info(const Napi::CallbackInfo& info) {
@@ -475,5 +412,10 @@ Napi::Object Module(Napi::Env env, Napi::Object exports) {
 }
 
 }  // namespace
+
+mrnapi::ErrorClasses* mrnapi::error_classes(Napi::Env env) {
+  AddonData* d = data_of(env);
+  return d ? &d->errors : nullptr;
+}
 
 NODE_API_MODULE(mixed_reward, Module)

@@ -8,44 +8,37 @@
 #include <string>
 #include <vector>
 
+#include "../binding/napi_args.h"
 #include "cuda_core.h"
 
 namespace {
 
 using mrcuda::Result;
 using mrcuda::Status;
+using mrnapi::ErrKind;
 
 struct AddonData {
-  Napi::FunctionReference invalidArgument, valueRange, tokenRange, boxError, nativeError;
+  mrnapi::ErrorClasses errors;
   Napi::FunctionReference tableCtor;
-  bool initialised = false;
 };
 
 std::atomic<float> gLastKernelMs{0.0f};
 
 AddonData& data(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
 
-// An instance of the typed error class for `s`, or a plain TypeError/RangeError/Error before init().
-Napi::Error makeError(Napi::Env env, Status s, const std::string& msg) {
-  AddonData& d = data(env);
-  Napi::FunctionReference* cls = nullptr;
+ErrKind kindOf(Status s) {
   switch (s) {
-    case Status::InvalidArgument: cls = &d.invalidArgument; break;
-    case Status::TokenRange: cls = &d.tokenRange; break;
-    case Status::ValueRange: cls = &d.valueRange; break;
-    case Status::BadBoxes: cls = &d.boxError; break;
-    default: cls = &d.nativeError; break;
+    case Status::InvalidArgument: return ErrKind::InvalidArgument;
+    case Status::TokenRange: return ErrKind::TokenRange;
+    case Status::ValueRange: return ErrKind::ValueRange;
+    case Status::BadBoxes: return ErrKind::Box;
+    default: return ErrKind::Native;
   }
-  if (d.initialised && cls && !cls->IsEmpty()) {
-    Napi::Object err = cls->New({Napi::String::New(env, msg)});
-    return Napi::Error(env, err);
-  }
-  if (s == Status::InvalidArgument) return Napi::TypeError::New(env, msg);
-  if (s == Status::TokenRange || s == Status::ValueRange || s == Status::BadBoxes) return Napi::RangeError::New(env, msg);
-  return Napi::Error::New(env, msg);
 }
 
-[[noreturn]] void fail(Napi::Env env, Status s, const std::string& msg) { throw makeError(env, s, msg); }
+Napi::Value makeError(Napi::Env env, Status s, const std::string& msg) { return mrnapi::make_error(env, kindOf(s), msg); }
+
+[[noreturn]] void fail(Napi::Env env, Status s, const std::string& msg) { mrnapi::fail(env, kindOf(s), msg); }
 
 void check(Napi::Env env, const Result& r) {
   if (!r.ok()) fail(env, r.status, r.message);
@@ -100,15 +93,12 @@ TableWrap* unwrapTable(Napi::Env env, const Napi::Value& v) {
 // ---- argument helpers ------------------------------------------------------------------------
 
 template <typename T, napi_typedarray_type Kind>
-Napi::TypedArrayOf<T> typedArray(Napi::Env env, const Napi::Value& v, const char* what, const char* typeName) {
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != Kind) {
-    fail(env, Status::InvalidArgument, std::string(what) + " must be a " + typeName);
-  }
-  return v.As<Napi::TypedArrayOf<T>>();
+Napi::TypedArrayOf<T> typedArray(Napi::Env env, const Napi::Value& v, const std::string& what) {
+  return mrnapi::typed_arg(env, v, Kind, what).As<Napi::TypedArrayOf<T>>();
 }
 
 Napi::Int32Array int32Field(Napi::Env env, const Napi::Object& job, const char* key) {
-  return typedArray<int32_t, napi_int32_array>(env, job.Get(key), (std::string("job.") + key).c_str(), "Int32Array");
+  return typedArray<int32_t, napi_int32_array>(env, job.Get(key), std::string("job.") + key);
 }
 
 int flagField(Napi::Env env, const Napi::Object& job, const char* key) {
@@ -138,12 +128,12 @@ void readJob(Napi::Env env, const Napi::Value& jobValue, int vocab, JobView& jv,
   const float* weights = nullptr;
   size_t weightsLen = 0;
   if (!w.IsNull() && !w.IsUndefined()) {
-    auto wa = typedArray<float, napi_float32_array>(env, w, "job.weights", "Float32Array or null");
+    auto wa = typedArray<float, napi_float32_array>(env, w, "job.weights");
     weights = wa.Data();
     weightsLen = wa.ElementLength();
     if (keepAlive) jv.keep.push_back(Napi::Persistent(w));
   }
-  auto out = typedArray<float, napi_float32_array>(env, job.Get("out"), "job.out", "Float32Array");
+  auto out = typedArray<float, napi_float32_array>(env, job.Get("out"), "job.out");
   jv.in.respIds = respIds.Data(); jv.in.respIdsLen = respIds.ElementLength();
   jv.in.respOffsets = respOffsets.Data(); jv.in.respOffsetsLen = respOffsets.ElementLength();
   jv.in.refIds = refIds.Data(); jv.in.refIdsLen = refIds.ElementLength();
@@ -181,7 +171,7 @@ class BmasWorker : public Napi::AsyncWorker {
   void OnOK() override {
     Napi::Env env = Env();
     if (!status_.ok()) {
-      deferred_.Reject(makeError(env, status_.status, status_.message).Value());
+      deferred_.Reject(makeError(env, status_.status, status_.message));
       return;
     }
     std::copy(result_.begin(), result_.end(), job_->out);
@@ -276,7 +266,7 @@ IouArgs readIouArgs(const Napi::CallbackInfo& info, bool matrix) {
     f.ptr = r.widened->data();
     f.isDouble = true;
   }
-  auto out = typedArray<float, napi_float32_array>(env, info[2], "out", "Float32Array");
+  auto out = typedArray<float, napi_float32_array>(env, info[2], "out");
   r.out = out.Data();
   r.outLen = out.ElementLength();
   r.giou = info[3].ToBoolean().Value();
@@ -312,7 +302,7 @@ class IouWorker : public Napi::AsyncWorker {
   void Execute() override { status_ = runIou(args_, result_.data()); }
   void OnOK() override {
     if (!status_.ok()) {
-      deferred_.Reject(makeError(Env(), status_.status, status_.message).Value());
+      deferred_.Reject(makeError(Env(), status_.status, status_.message));
       return;
     }
     std::copy(result_.begin(), result_.end(), args_.out);
@@ -345,22 +335,8 @@ Napi::Value IouAsync(const Napi::CallbackInfo& info, bool matrix) {
 // ---- module ----------------------------------------------------------------------------------
 
 Napi::Value Init(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsObject()) fail(env, Status::InvalidArgument, "init(errorClasses) needs the error classes object");
-  Napi::Object classes = info[0].As<Napi::Object>();
-  AddonData& d = data(env);
-  auto take = [&](const char* name, Napi::FunctionReference& slot) {
-    Napi::Value v = classes.Get(name);
-    if (!v.IsFunction()) fail(env, Status::InvalidArgument, std::string("errorClasses.") + name + " must be a class");
-    slot = Napi::Persistent(v.As<Napi::Function>());
-  };
-  take("InvalidArgumentError", d.invalidArgument);
-  take("ValueRangeError", d.valueRange);
-  take("TokenRangeError", d.tokenRange);
-  take("BoxError", d.boxError);
-  take("NativeError", d.nativeError);
-  d.initialised = true;
-  return env.Undefined();
+  mrnapi::init_error_classes(info.Env(), info[0]);
+  return info.Env().Undefined();
 }
 
 Napi::Object probeObject(Napi::Env env) {
@@ -401,7 +377,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
 
 Napi::Value CreateTable(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto rows = typedArray<float, napi_float32_array>(env, info[0], "data", "Float32Array");
+  auto rows = typedArray<float, napi_float32_array>(env, info[0], "data");
   if (!info[1].IsNumber() || !info[2].IsNumber()) fail(env, Status::InvalidArgument, "vocabSize and dim must be numbers");
   const double vocab = info[1].As<Napi::Number>().DoubleValue(), dim = info[2].As<Napi::Number>().DoubleValue();
   if (!(vocab >= 1 && vocab <= 2147483647.0 && vocab == static_cast<double>(static_cast<int64_t>(vocab)))) {
@@ -439,5 +415,10 @@ Napi::Object Module(Napi::Env env, Napi::Object exports) {
 }
 
 }  // namespace
+
+mrnapi::ErrorClasses* mrnapi::error_classes(Napi::Env env) {
+  AddonData* d = env.GetInstanceData<AddonData>();
+  return d ? &d->errors : nullptr;
+}
 
 NODE_API_MODULE(mixed_reward_cuda, Module)
