@@ -59,15 +59,20 @@ function noAnswer(sample: Sample): boolean {
   return sample.task === 'iou' && parseBoxes(a).length === 0;
 }
 
-function errorLine(line: number, error: string, task?: string, id?: string | number): OutputLine {
+/** The output line of a result, keys in a fixed order; `id`, `task` and `error` only when present. */
+function outputLine(line: number, r: Omit<OutputLine, 'line' | 'error'>, error: string | undefined): OutputLine {
   const o = { line } as OutputLine;
-  if (id !== undefined) o.id = id;
-  if (task !== undefined) o.task = task;
-  o.reward = 0;
-  o.accuracy = 0;
-  o.format = 0;
-  o.error = error;
+  if (r.id !== undefined) o.id = r.id;
+  if (r.task !== undefined) o.task = r.task;
+  o.reward = r.reward;
+  o.accuracy = r.accuracy;
+  o.format = r.format;
+  if (error !== undefined) o.error = error;
   return o;
+}
+
+function errorLine(line: number, error: string, task?: string, id?: string | number): OutputLine {
+  return outputLine(line, { id, task, reward: 0, accuracy: 0, format: 0 }, error);
 }
 
 async function drainOrFail(out: Writable): Promise<void> {
@@ -197,20 +202,14 @@ export async function runScore(opts: ScoreOptions, stderr: NodeJS.WriteStream = 
         const k = where[j];
         const lineNo = firstLine + k;
         const res = results[j];
-        const o = { line: lineNo } as OutputLine;
-        if (res.id !== undefined) o.id = res.id;
-        o.task = res.task;
-        o.reward = res.reward;
-        o.accuracy = res.accuracy;
-        o.format = res.format;
-        if (res.error !== undefined) {
-          o.error = stripIndex(res.error);
-          report(lineNo, o.error);
+        const error = res.error === undefined ? undefined : stripIndex(res.error);
+        outLines[k] = outputLine(lineNo, res, error);
+        if (error !== undefined) {
+          report(lineNo, error);
           summary.addError(res.task);
         } else {
           summary.addScored(res.task, res.reward, res.accuracy, res.format, noAnswer(samples[j]));
         }
-        outLines[k] = o;
       }
     }
     let chunk = '';
